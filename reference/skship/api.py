@@ -1,0 +1,253 @@
+"""The public API: dump, dumps, load, loads, get_untrusted_types."""
+
+from __future__ import annotations
+
+import mmap as _mmap
+import os
+import sys
+import warnings
+from collections.abc import Iterable
+from functools import cache
+from typing import IO, Any
+
+import msgspec
+
+from skship import __version__
+from skship.errors import SkshipError, UntrustedTypesError, VersionMismatchWarning
+from skship.format.container import (
+    DATA_MEMBER,
+    DataVerifier,
+    decode_data,
+    digest_parts,
+    parse_container,
+    write_container,
+)
+from skship.format.limits import DEFAULT_LIMITS, Limits
+
+__all__ = ["dump", "dumps", "get_untrusted_types", "load", "loads"]
+
+PathLike = str | os.PathLike[str]
+_COMPRESSIONS = (None, "none", "deflate", "zstd")
+_json = msgspec.json.Encoder()
+
+
+@cache
+def _environment() -> dict[str, str]:
+    env = {"python": ".".join(map(str, sys.version_info[:3]))}
+    for key, mod in (("numpy", "numpy"), ("scipy", "scipy"), ("sklearn", "sklearn")):
+        m = sys.modules.get(mod)
+        version = getattr(m, "__version__", None) if m is not None else None
+        if version is None:
+            try:
+                from importlib.metadata import version as _v
+
+                version = _v("scikit-learn" if mod == "sklearn" else mod)
+            except Exception:
+                continue
+        env[key] = str(version)
+    return env
+
+
+def _signature(sample: Any) -> dict[str, Any]:
+    from skship.format.signature import signature_of
+
+    return signature_of(sample)
+
+
+def _serialize(obj: Any, compression: str | None, sample: Any) -> list[Any]:
+    from skship.format.encoder import Encoder
+
+    if compression not in _COMPRESSIONS:
+        raise SkshipError(
+            f"compression must be one of None, 'deflate', 'zstd'; got {compression!r}",
+            code="E-WRITE-INVALID-ARGUMENT",
+        )
+    comp = compression or "none"
+    enc = Encoder()
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, 4 * DEFAULT_LIMITS.max_depth + 500))
+    try:
+        root = enc.encode(obj)
+    finally:
+        sys.setrecursionlimit(old)
+    doc: dict[str, Any] = {
+        "protocol": 3,
+        "writer": {"name": "skship", "version": __version__},
+        "environment": _environment(),
+        "root": root,
+    }
+    parts = enc.data.parts
+    if enc.data.size:
+        sha, crc = digest_parts(parts)
+        doc["data"] = {"member": DATA_MEMBER, "compression": comp, "size": enc.data.size, "sha256": sha}
+    else:
+        crc = 0
+    if sample is not None:
+        doc["signature"] = _signature(sample)
+    try:
+        schema = _json.encode(doc)
+    except (TypeError, ValueError, msgspec.EncodeError) as exc:
+        raise SkshipError(f"cannot encode the value tree: {exc}", code="E-WRITE-UNSUPPORTED-TYPE") from None
+    out: list[Any] = []
+    write_container(out, schema, parts if enc.data.size else None, enc.data.size, crc, comp)
+    return out
+
+
+def dumps(obj: Any, *, compression: str | None = None, sample: Any = None) -> bytes:
+    """Serialize ``obj`` to protocol-3 bytes. Equal object state gives equal bytes.
+
+    ``compression``: None (default; arrays can be memory-mapped), ``"deflate"`` or
+    ``"zstd"`` (needs ``skship[zstd]``). ``sample``: input rows (a DataFrame or 2-d
+    array) whose feature names and dtypes are recorded as the model's signature.
+    """
+    return b"".join(_serialize(obj, compression, sample))
+
+
+def dump(obj: Any, file: PathLike | IO[bytes], *, compression: str | None = None, sample: Any = None) -> None:
+    """Write ``obj`` to a path or binary file object. See :func:`dumps`."""
+    pieces = _serialize(obj, compression, sample)
+    if isinstance(file, str | os.PathLike):
+        with open(file, "wb") as f:
+            f.writelines(pieces)
+    else:
+        file.writelines(pieces)
+
+
+def _policy(trusted: Any) -> Any:
+    from skship.format.trust import make_policy
+
+    return make_policy(trusted)
+
+
+def _read(buf: Any, trusted: Any, limits: Limits | None, verify: bool, copy: bool) -> Any:
+    from skship.format.decoder import Builder, audit, decode_document
+    from skship.format.registry import generic_validators, validators
+
+    limits = limits or DEFAULT_LIMITS
+    policy = _policy(trusted)
+    pc = parse_container(buf, limits)
+    doc = decode_document(pc.schema, limits)
+    found = audit(doc, limits)
+    untrusted = policy.untrusted(found.names)
+    if untrusted:
+        raise UntrustedTypesError(untrusted)
+    data: Any = b""
+    verifier = None
+    if doc.data is not None:
+        data = decode_data(pc, doc.data.compression, doc.data.size, limits, copy=copy)
+        if verify:
+            verifier = DataVerifier(data, doc.data.sha256)
+    elif pc.data is not None:
+        from skship.errors import ContainerError
+
+        raise ContainerError(
+            "the archive has a data member that schema.json does not describe",
+            code="E-CONTAINER-MEMBER-UNKNOWN",
+        )
+    _warn_versions(doc.environment.sklearn)
+    builder = Builder(data, validators(), list(generic_validators()))
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, 4 * limits.max_depth + 500))
+    try:
+        obj = builder.build(doc.root)
+    except BaseException:
+        if verifier is not None:
+            verifier.check()  # a corrupted file explains the failure better
+        raise
+    finally:
+        sys.setrecursionlimit(old)
+    if verifier is not None:
+        verifier.check()
+    return obj
+
+
+def _warn_versions(saved: str | None) -> None:
+    if saved is None:
+        return
+    mod = sys.modules.get("sklearn")
+    if mod is None:
+        return
+    current = getattr(mod, "__version__", None)
+    if current is not None and current != saved:
+        warnings.warn(
+            f"this file was saved with scikit-learn {saved} and is being loaded with "
+            f"scikit-learn {current}; predictions may differ. Re-save it under {current} "
+            "once you have checked them.",
+            VersionMismatchWarning,
+            stacklevel=4,
+        )
+
+
+def loads(
+    data: bytes | bytearray | memoryview,
+    *,
+    trusted: Iterable[Any] | None = None,
+    limits: Limits | None = None,
+    verify: bool = True,
+) -> Any:
+    """Load an object from protocol-3 bytes.
+
+    The file is audited before anything is imported: every type or function it names
+    must be in the default trusted set or in ``trusted`` (names, types or functions),
+    else :class:`skship.errors.UntrustedTypesError` is raised and nothing is built.
+    ``verify`` checks the data section's sha256 (on a second core, while building).
+    """
+    return _read(data, trusted, limits, verify, copy=True)
+
+
+def load(
+    file: PathLike | IO[bytes],
+    *,
+    trusted: Iterable[Any] | None = None,
+    mmap: bool = False,
+    limits: Limits | None = None,
+    verify: bool = True,
+) -> Any:
+    """Load an object from a path or binary file. See :func:`loads`.
+
+    ``mmap=True`` (paths of uncompressed files only) maps the file copy-on-write:
+    arrays are views of the page cache, shared between processes, and writable
+    without touching the file.
+    """
+    if mmap:
+        if not isinstance(file, str | os.PathLike):
+            raise SkshipError("mmap=True needs a path", code="E-WRITE-INVALID-ARGUMENT")
+        with open(file, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size == 0:
+                return _read(b"", trusted, limits, verify, copy=True)
+            mm = _mmap.mmap(f.fileno(), 0, access=_mmap.ACCESS_COPY)
+        return _read(mm, trusted, limits, verify, copy=False)
+    if isinstance(file, str | os.PathLike):
+        with open(file, "rb") as f:
+            buf = f.read()
+    else:
+        buf = file.read()
+    return _read(buf, trusted, limits, verify, copy=True)
+
+
+def get_untrusted_types(
+    file: PathLike | IO[bytes] | bytes | bytearray | memoryview,
+    *,
+    trusted: Iterable[Any] | None = None,
+    limits: Limits | None = None,
+) -> list[str]:
+    """The names the file would import that are not trusted (sorted).
+
+    Reads only the zip headers and schema.json: no array bytes, no imports.
+    """
+    from skship.format.decoder import audit, decode_document
+
+    limits = limits or DEFAULT_LIMITS
+    buf: Any
+    if isinstance(file, bytes | bytearray | memoryview):
+        buf = file
+    elif isinstance(file, str | os.PathLike):
+        with open(file, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            buf = _mmap.mmap(f.fileno(), 0, access=_mmap.ACCESS_READ) if size else b""
+    else:
+        buf = file.read()
+    pc = parse_container(buf, limits)
+    doc = decode_document(pc.schema, limits)
+    return _policy(trusted).untrusted(audit(doc, limits).names)

@@ -1,0 +1,155 @@
+"""Typed errors and warnings, each with a stable code from the spec's error registry.
+
+Every refusal of a file raises a subclass of :class:`FormatError`; the ``code``
+attribute is stable across releases (see ``spec/format/errors.md``) and is what
+tooling and conformance runners compare. Messages are for people and may change.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CODES",
+    "ConstructionError",
+    "ContainerError",
+    "FormatError",
+    "IntegrityError",
+    "LimitError",
+    "SchemaError",
+    "SkshipError",
+    "UnsupportedProtocolError",
+    "UnsupportedTypeError",
+    "UntrustedTypesError",
+    "ValidationError",
+    "VersionMismatchWarning",
+]
+
+# The error registry: code -> one-line meaning. spec/format/errors.md is generated
+# from (and tested against) this table.
+CODES: dict[str, str] = {
+    "E-CONTAINER-NOT-ZIP": "the bytes are not a zip archive (no end of central directory record)",
+    "E-CONTAINER-MEMBER-MISSING": "a required member (schema.json, or data when referenced) is absent",
+    "E-CONTAINER-MEMBER-UNKNOWN": "a member that protocol 3 does not define is present",
+    "E-CONTAINER-MEMBER-DUPLICATE": "two members have the same name",
+    "E-CONTAINER-PATH": "a member name is absolute, contains '..', a backslash or a drive letter",
+    "E-CONTAINER-COMPRESSION": "a member uses a compression method or flag the spec does not allow",
+    "E-CONTAINER-CORRUPT": "zip headers are inconsistent (local and central headers disagree, "
+    "offsets outside the file, truncated data, or sizes that do not match)",
+    "E-INTEGRITY-SCHEMA": "the sha256 of schema.json does not match the one recorded in the archive",
+    "E-INTEGRITY-DATA": "the sha256 of the data section does not match schema.json",
+    "E-SCHEMA-JSON": "schema.json is not UTF-8 JSON",
+    "E-SCHEMA-INVALID": "schema.json does not follow the protocol-3 JSON Schema",
+    "E-SCHEMA-DUPLICATE-KEY": "a JSON object in schema.json has the same key twice",
+    "E-PROTOCOL-UNSUPPORTED": "the file's protocol is not one this reader implements",
+    "E-EXTENSION-UNKNOWN": "the file lists a must-understand extension this reader does not know",
+    "E-DATA-RANGE": "a data reference points outside the data section",
+    "E-DATA-OVERLAP": "two data references overlap",
+    "E-DATA-ALIGN": "a data reference's offset is not a multiple of 16",
+    "E-DATA-SIZE": "a data reference's length disagrees with the array's shape and dtype",
+    "E-DATA-DTYPE": "a dtype is malformed, holds objects, or is not allowed where it appears",
+    "E-REF-UNKNOWN": "a ref names an id that no node before it declared",
+    "E-REF-DUPLICATE-ID": "two nodes declare the same id",
+    "E-REF-IMMUTABLE-CYCLE": "a ref reaches an immutable value (tuple, frozenset, ...) "
+    "that is still being built",
+    "E-VALUE-INVALID": "a value is malformed (bad integer text, unhashable or duplicate dict key, "
+    "bad base64, wrong element count, ...)",
+    "E-VALIDATION-INDEX": "an index-bearing value (tree children, features, sparse indices, "
+    "neighbor-tree indices) is out of range or inconsistent",
+    "E-TRUST-UNTRUSTED-TYPE": "the file names types or functions that the caller did not trust",
+    "E-TRUST-NOT-FOUND": "a trusted name cannot be imported, or is not of the kind the node says",
+    "E-CONSTRUCT": "a trusted type refused the stored state while being constructed",
+    "E-LIMIT-DEPTH": "the value tree nests deeper than the limit",
+    "E-LIMIT-NODES": "the value tree has more nodes than the limit",
+    "E-LIMIT-SCHEMA-BYTES": "schema.json is larger than the limit",
+    "E-LIMIT-DATA-BYTES": "the data section is larger than the limit",
+    "E-LIMIT-ARRAY-BYTES": "one array is larger than the per-array limit",
+    "E-LIMIT-MEMBERS": "the archive has more members than the limit",
+    "E-WRITE-UNSUPPORTED-TYPE": "the object holds a value that protocol 3 cannot represent",
+    "E-WRITE-INVALID-ARGUMENT": "an argument to dump/dumps is not valid",
+}
+
+
+class SkshipError(Exception):
+    """Base class of every error skship raises on purpose."""
+
+    code: str = "E-UNKNOWN"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        if code is not None:
+            if code not in CODES:
+                raise ValueError(f"unregistered error code {code!r}")
+            self.code = code
+        super().__init__(f"[{self.code}] {message}")
+        self.detail = message
+
+
+class FormatError(SkshipError, ValueError):
+    """A file (or bytes) was refused. Every read-side refusal is a subclass."""
+
+    code = "E-SCHEMA-INVALID"
+
+
+class ContainerError(FormatError):
+    """The zip container is malformed or holds what protocol 3 does not allow."""
+
+    code = "E-CONTAINER-CORRUPT"
+
+
+class IntegrityError(FormatError):
+    """A recorded sha256 does not match the bytes."""
+
+    code = "E-INTEGRITY-DATA"
+
+
+class SchemaError(FormatError):
+    """schema.json is not valid JSON or does not follow the schema and spec rules."""
+
+    code = "E-SCHEMA-INVALID"
+
+
+class UnsupportedProtocolError(FormatError):
+    """The file needs a protocol version or extension this reader does not implement."""
+
+    code = "E-PROTOCOL-UNSUPPORTED"
+
+
+class LimitError(FormatError):
+    """A resource limit was exceeded; raise the limit with ``limits=`` if the file is trusted."""
+
+    code = "E-LIMIT-NODES"
+
+
+class ValidationError(FormatError):
+    """A value that would be unsafe to construct (out-of-range indices and the like)."""
+
+    code = "E-VALIDATION-INDEX"
+
+
+class ConstructionError(FormatError):
+    """A trusted type raised while being rebuilt from the stored state."""
+
+    code = "E-CONSTRUCT"
+
+
+class UntrustedTypesError(FormatError):
+    """The file names types that are not trusted. Nothing from the file was imported."""
+
+    code = "E-TRUST-UNTRUSTED-TYPE"
+
+    def __init__(self, types: list[str]) -> None:
+        self.types = sorted(set(types))
+        listed = ", ".join(self.types)
+        super().__init__(
+            f"the file names {len(self.types)} untrusted type(s): {listed}. "
+            "Inspect them with skship.get_untrusted_types(file); if you trust them, "
+            "pass trusted=[...] with exactly those names."
+        )
+
+
+class UnsupportedTypeError(SkshipError, TypeError):
+    """dump() met a value it cannot represent safely."""
+
+    code = "E-WRITE-UNSUPPORTED-TYPE"
+
+
+class VersionMismatchWarning(UserWarning):
+    """The file was saved under another scikit-learn version than the one loading it."""

@@ -1,0 +1,1 @@
+"""The protocol-3 model file: container, value nodes, type registry and trust."""

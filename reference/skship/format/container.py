@@ -1,0 +1,470 @@
+"""The zip container of a protocol-3 file: deterministic writing, defensive reading.
+
+Layout (spec/format/container.md): member ``schema.json`` (stored or deflated), then
+member ``data`` (the data section; stored, deflate or zstd) whose first byte sits at a
+multiple of 64 in the file, then the central directory. The archive comment is
+``sha256=<hex of schema.json>``. Every header field that could vary between runs
+(times, attributes, extra fields) is fixed, so equal input gives equal bytes.
+
+We write and parse zip headers ourselves rather than through :mod:`zipfile`: the
+standard library cannot write zstd members or align a member, and on reading we must
+see duplicate names, overlapping members and inconsistent headers that zipfile
+silently tolerates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import struct
+import threading
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+
+from skship.errors import ContainerError, IntegrityError, LimitError
+from skship.format.limits import Limits
+
+__all__ = [
+    "DATA_MEMBER",
+    "SCHEMA_MEMBER",
+    "DataSection",
+    "MemberInfo",
+    "ParsedContainer",
+    "decode_data",
+    "parse_container",
+    "write_container",
+]
+
+SCHEMA_MEMBER = "schema.json"
+DATA_MEMBER = "data"
+FILE_ALIGN = 64
+BLOB_ALIGN = 16
+METHOD_STORED = 0
+METHOD_DEFLATE = 8
+METHOD_ZSTD = 93
+METHODS = {"none": METHOD_STORED, "deflate": METHOD_DEFLATE, "zstd": METHOD_ZSTD}
+_DOS_DATE = 0x0021  # 1980-01-01
+_DOS_TIME = 0
+_MADE_BY = (3 << 8) | 63  # unix, spec 6.3
+_EXT_ATTR = 0o100644 << 16
+_ALIGN_EXTRA_ID = 0xD935  # the id zipalign uses for padding
+_ZIP64_LIMIT = 0xFFFFFFFF
+_COMMENT_RE = re.compile(rb"\Asha256=([0-9a-f]{64})\Z")
+
+_LOCAL = struct.Struct("<IHHHHHIIIHH")
+_CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHII")
+_EOCD = struct.Struct("<IHHHHIIH")
+_EOCD64 = struct.Struct("<IQHHIIQQQQ")
+_EOCD64_LOC = struct.Struct("<IIQI")
+
+
+class DataSection:
+    """Collects blobs at 16-byte-aligned offsets; the bytes are never concatenated
+    until written, so a dump copies each array once."""
+
+    __slots__ = ("parts", "size")
+
+    def __init__(self) -> None:
+        self.parts: list[Any] = []
+        self.size = 0
+
+    def add(self, buf: memoryview) -> tuple[int, int]:
+        pad = -self.size % BLOB_ALIGN
+        if pad:
+            self.parts.append(b"\0" * pad)
+            self.size += pad
+        offset = self.size
+        n = buf.nbytes
+        if n:
+            self.parts.append(buf)
+            self.size += n
+        return offset, n
+
+
+def _sha256_parts(parts: Sequence[Any], out: list[str]) -> None:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p)
+    out.append(h.hexdigest())
+
+
+def digest_parts(parts: Sequence[Any]) -> tuple[str, int]:
+    """sha256 and crc32 of the concatenated parts. hashlib and zlib release the GIL,
+    so the two run on two cores at once."""
+    out: list[str] = []
+    big = sum(memoryview(p).nbytes for p in parts) > (1 << 20)
+    if big:
+        t = threading.Thread(target=_sha256_parts, args=(parts, out))
+        t.start()
+    crc = 0
+    for p in parts:
+        crc = zlib.crc32(p, crc)
+    if big:
+        t.join()
+    else:
+        _sha256_parts(parts, out)
+    return out[0], crc
+
+
+def compress_parts(parts: Sequence[Any], compression: str) -> list[bytes]:
+    if compression == "deflate":
+        c = zlib.compressobj(6, zlib.DEFLATED, -15, 9)
+        chunks = [c.compress(p) for p in parts]
+        chunks.append(c.flush())
+        return [b for b in chunks if b]
+    if compression == "zstd":
+        try:
+            import zstandard
+        except ImportError as exc:  # pragma: no cover - exercised without the extra
+            raise ContainerError(
+                "zstd compression needs the 'zstandard' package: pip install 'skship[zstd]'",
+                code="E-CONTAINER-COMPRESSION",
+            ) from exc
+        cobj = zstandard.ZstdCompressor(level=3, write_checksum=False).compressobj()
+        chunks = [cobj.compress(p) for p in parts]
+        chunks.append(cobj.flush())
+        return [b for b in chunks if b]
+    raise ValueError(compression)
+
+
+def _local_header(name: bytes, method: int, crc: int, csize: int, usize: int, extra: bytes) -> bytes:
+    return _LOCAL.pack(
+        0x04034B50, 63 if method == METHOD_ZSTD else 45, 0, method, _DOS_TIME, _DOS_DATE,
+        crc, csize, usize, len(name), len(extra),
+    ) + name + extra
+
+
+def _zip64_extra(*values: int) -> bytes:
+    return struct.pack("<HH", 0x0001, 8 * len(values)) + b"".join(struct.pack("<Q", v) for v in values)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    name: bytes
+    method: int
+    crc: int
+    csize: int
+    usize: int
+    offset: int
+
+
+def write_container(
+    out: IO[bytes] | list[Any],
+    schema: bytes,
+    data_parts: Sequence[Any] | None,
+    data_size: int,
+    data_crc: int,
+    compression: str,
+) -> None:
+    """Write the archive to a binary stream, or append its pieces to a list."""
+    pieces: list[Any] = []
+    pos = 0
+    entries: list[_Entry] = []
+
+    def emit(b: Any) -> None:
+        nonlocal pos
+        pieces.append(b)
+        pos += memoryview(b).nbytes
+
+    # schema.json: deflated when it pays (always for anything but the smallest files).
+    name = SCHEMA_MEMBER.encode()
+    s_crc = zlib.crc32(schema)
+    c = zlib.compressobj(6, zlib.DEFLATED, -15, 9)
+    deflated = c.compress(schema) + c.flush()
+    if len(deflated) < len(schema):
+        s_method, s_body = METHOD_DEFLATE, deflated
+    else:
+        s_method, s_body = METHOD_STORED, schema
+    entries.append(_Entry(name, s_method, s_crc, len(s_body), len(schema), pos))
+    emit(_local_header(name, s_method, s_crc, len(s_body), len(schema), b""))
+    emit(s_body)
+
+    if data_parts is not None:
+        method = METHODS[compression]
+        body = data_parts if method == METHOD_STORED else compress_parts(data_parts, compression)
+        csize = sum(memoryview(p).nbytes for p in body)
+        name = DATA_MEMBER.encode()
+        z64 = csize >= _ZIP64_LIMIT or data_size >= _ZIP64_LIMIT
+        extra = _zip64_extra(data_size, csize) if z64 else b""
+        hdr_len = 30 + len(name) + len(extra)
+        pad = -(pos + hdr_len + 6) % FILE_ALIGN
+        extra += struct.pack("<HHH", _ALIGN_EXTRA_ID, 2 + pad, FILE_ALIGN) + b"\0" * pad
+        entries.append(_Entry(name, method, data_crc, csize, data_size, pos))
+        emit(_local_header(
+            name, method, data_crc,
+            _ZIP64_LIMIT if z64 else csize, _ZIP64_LIMIT if z64 else data_size, extra,
+        ))
+        for p in body:
+            emit(p)
+
+    cd_start = pos
+    for e in entries:
+        vals = []
+        if e.usize >= _ZIP64_LIMIT or e.csize >= _ZIP64_LIMIT:
+            vals += [e.usize, e.csize]
+        if e.offset >= _ZIP64_LIMIT:
+            vals.append(e.offset)
+        extra = _zip64_extra(*vals) if vals else b""
+        z = bool(vals)
+        emit(_CENTRAL.pack(
+            0x02014B50, _MADE_BY, 63 if e.method == METHOD_ZSTD else 45, 0, e.method,
+            _DOS_TIME, _DOS_DATE, e.crc,
+            _ZIP64_LIMIT if z and e.csize >= _ZIP64_LIMIT else e.csize,
+            _ZIP64_LIMIT if z and e.usize >= _ZIP64_LIMIT else e.usize,
+            len(e.name), len(extra), 0, 0, 0, _EXT_ATTR,
+            _ZIP64_LIMIT if e.offset >= _ZIP64_LIMIT else e.offset,
+        ) + e.name + extra)
+    cd_size = pos - cd_start
+    if cd_start >= _ZIP64_LIMIT:
+        eocd64_at = pos
+        emit(_EOCD64.pack(0x06064B50, 44, _MADE_BY, 45, 0, 0, len(entries), len(entries), cd_size, cd_start))
+        emit(_EOCD64_LOC.pack(0x07064B50, 0, eocd64_at, 1))
+    comment = b"sha256=" + hashlib.sha256(schema).hexdigest().encode()
+    emit(_EOCD.pack(
+        0x06054B50, 0, 0, len(entries), len(entries), cd_size,
+        min(cd_start, _ZIP64_LIMIT), len(comment),
+    ) + comment)
+
+    if isinstance(out, list):
+        out.extend(pieces)
+    else:
+        for p in pieces:
+            out.write(p)
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True)
+class MemberInfo:
+    name: str
+    method: int
+    crc: int
+    start: int  # first byte of the member's (compressed) data in the file
+    csize: int
+    usize: int
+
+
+@dataclass(frozen=True)
+class ParsedContainer:
+    buf: Any  # bytes-like over the whole file
+    schema: bytes
+    data: MemberInfo | None
+
+
+def _corrupt(msg: str, code: str = "E-CONTAINER-CORRUPT") -> ContainerError:
+    return ContainerError(msg, code=code)
+
+
+def _check_name(name: str) -> None:
+    if (
+        name.startswith(("/", "\\"))
+        or "\\" in name
+        or ".." in name.split("/")
+        or (len(name) >= 2 and name[1] == ":")
+        or "\0" in name
+    ):
+        raise _corrupt(f"member name {name!r} is not a plain relative name", "E-CONTAINER-PATH")
+
+
+def _zip64_values(extra: bytes, want: int) -> list[int]:
+    i = 0
+    while i + 4 <= len(extra):
+        hid, size = struct.unpack_from("<HH", extra, i)
+        if hid == 0x0001:
+            body = extra[i + 4 : i + 4 + size]
+            if len(body) < 8 * want:
+                raise _corrupt("zip64 extra field is too short")
+            return list(struct.unpack_from(f"<{want}Q", body))
+        i += 4 + size
+    raise _corrupt("a size says zip64 but the entry has no zip64 extra field")
+
+
+def parse_container(buf: Any, limits: Limits) -> ParsedContainer:
+    """Parse and check the zip structure; return schema.json's bytes (integrity
+    verified) and where the data member lies. Reads no data-section bytes."""
+    view = memoryview(buf)
+    n = view.nbytes
+    tail_start = max(0, n - (_EOCD.size + 0xFFFF))
+    tail = bytes(view[tail_start:])
+    at = tail.rfind(b"PK\x05\x06")
+    while at >= 0 and at + _EOCD.size > len(tail):
+        at = tail.rfind(b"PK\x05\x06", 0, at)
+    if at < 0:
+        raise _corrupt("not a zip archive: no end-of-central-directory record", "E-CONTAINER-NOT-ZIP")
+    (_, disk, cd_disk, n_disk, n_total, cd_size, cd_off, clen) = _EOCD.unpack_from(tail, at)
+    comment = tail[at + _EOCD.size : at + _EOCD.size + clen]
+    eocd_pos = tail_start + at
+    if disk != 0 or cd_disk != 0 or n_disk != n_total:
+        raise _corrupt("multi-disk archives are not allowed")
+    if n_total == 0xFFFF or cd_size == _ZIP64_LIMIT or cd_off == _ZIP64_LIMIT:
+        loc = eocd_pos - _EOCD64_LOC.size
+        if loc < 0 or bytes(view[loc : loc + 4]) != b"PK\x06\x07":
+            raise _corrupt("zip64 sentinel values without a zip64 locator")
+        _, _, eocd64_pos, _ = _EOCD64_LOC.unpack_from(view, loc)
+        if eocd64_pos + _EOCD64.size > loc or bytes(view[eocd64_pos : eocd64_pos + 4]) != b"PK\x06\x06":
+            raise _corrupt("zip64 end record is missing or out of range")
+        (_, _, _, _, _, _, _, n_total, cd_size, cd_off) = _EOCD64.unpack_from(view, eocd64_pos)
+        cd_end_limit = eocd64_pos
+    else:
+        cd_end_limit = eocd_pos
+    if n_total > limits.max_members:
+        raise LimitError(
+            f"the archive has {n_total} members; the limit is {limits.max_members}",
+            code="E-LIMIT-MEMBERS",
+        )
+    if cd_off + cd_size > cd_end_limit:
+        raise _corrupt("central directory lies outside the file")
+
+    members: dict[str, MemberInfo] = {}
+    spans: list[tuple[int, int]] = []
+    p = cd_off
+    for _ in range(n_total):
+        if p + _CENTRAL.size > cd_off + cd_size:
+            raise _corrupt("central directory is truncated")
+        (sig, _, _, flags, method, _, _, crc, csize, usize, nlen, xlen, clen2, _, _, _, loff) = (
+            _CENTRAL.unpack_from(view, p)
+        )
+        if sig != 0x02014B50:
+            raise _corrupt("bad central directory entry signature")
+        raw_name = bytes(view[p + 46 : p + 46 + nlen])
+        extra = bytes(view[p + 46 + nlen : p + 46 + nlen + xlen])
+        p += 46 + nlen + xlen + clen2
+        try:
+            name = raw_name.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _corrupt("member name is not UTF-8", "E-CONTAINER-PATH") from None
+        _check_name(name)
+        if name in members:
+            raise _corrupt(f"member {name!r} appears twice", "E-CONTAINER-MEMBER-DUPLICATE")
+        if name not in (SCHEMA_MEMBER, DATA_MEMBER):
+            raise _corrupt(f"member {name!r} is not defined by protocol 3", "E-CONTAINER-MEMBER-UNKNOWN")
+        if flags & 0x41:
+            raise _corrupt(f"member {name!r} is encrypted", "E-CONTAINER-COMPRESSION")
+        if method not in (METHOD_STORED, METHOD_DEFLATE, METHOD_ZSTD) or (
+            name == SCHEMA_MEMBER and method == METHOD_ZSTD
+        ):
+            raise _corrupt(f"member {name!r} uses compression method {method}", "E-CONTAINER-COMPRESSION")
+        want = [usize == _ZIP64_LIMIT, csize == _ZIP64_LIMIT, loff == _ZIP64_LIMIT]
+        if any(want):
+            vals = iter(_zip64_values(extra, sum(want)))
+            usize = next(vals) if want[0] else usize
+            csize = next(vals) if want[1] else csize
+            loff = next(vals) if want[2] else loff
+        if loff + _LOCAL.size > cd_off:
+            raise _corrupt(f"member {name!r} starts outside the archive")
+        (lsig, _, lflags, lmethod, _, _, _, _, _, lnlen, lxlen) = _LOCAL.unpack_from(view, loff)
+        if lsig != 0x04034B50 or lmethod != method or lflags & 0x41 != flags & 0x41:
+            raise _corrupt(f"local header of {name!r} disagrees with the central directory")
+        if bytes(view[loff + 30 : loff + 30 + lnlen]) != raw_name:
+            raise _corrupt(f"local header names {name!r} differently")
+        start = loff + 30 + lnlen + lxlen
+        if start + csize > cd_off:
+            raise _corrupt(f"member {name!r} runs past the start of the central directory")
+        if method == METHOD_STORED and csize != usize:
+            raise _corrupt(f"stored member {name!r} has different sizes")
+        for a, b in spans:
+            if loff < b and a < start + csize:
+                raise _corrupt(f"member {name!r} overlaps another member")
+        spans.append((loff, start + csize))
+        members[name] = MemberInfo(name, method, crc, start, csize, usize)
+
+    if SCHEMA_MEMBER not in members:
+        raise _corrupt("schema.json is missing", "E-CONTAINER-MEMBER-MISSING")
+    s = members[SCHEMA_MEMBER]
+    if s.usize > limits.max_schema_bytes:
+        raise LimitError(
+            f"schema.json is {s.usize} bytes; the limit is {limits.max_schema_bytes}",
+            code="E-LIMIT-SCHEMA-BYTES",
+        )
+    schema = _inflate(view[s.start : s.start + s.csize], s, limits.max_schema_bytes)
+    m = _COMMENT_RE.match(comment)
+    if m is None:
+        raise IntegrityError(
+            "the archive comment does not record schema.json's sha256", code="E-INTEGRITY-SCHEMA"
+        )
+    if hashlib.sha256(schema).hexdigest().encode() != m.group(1):
+        raise IntegrityError(
+            "schema.json does not match its recorded sha256: the file is corrupted",
+            code="E-INTEGRITY-SCHEMA",
+        )
+    return ParsedContainer(buf, schema, members.get(DATA_MEMBER))
+
+
+def _inflate(raw: memoryview, info: MemberInfo, cap: int) -> bytes:
+    if info.method == METHOD_STORED:
+        return bytes(raw)
+    d = zlib.decompressobj(-15)
+    try:
+        out = d.decompress(raw, info.usize + 1)
+    except zlib.error as exc:
+        raise _corrupt(f"member {info.name!r} is not valid deflate data: {exc}") from None
+    if len(out) != info.usize or not d.eof:
+        raise _corrupt(f"member {info.name!r} does not decompress to its recorded size")
+    return out
+
+
+def decode_data(pc: ParsedContainer, compression: str, size: int, limits: Limits, copy: bool) -> Any:
+    """Return the data section as a buffer. Stored data is returned as a view of
+    the file (``copy=False``, used by mmap) or a fresh writable copy."""
+    info = pc.data
+    if info is None:
+        raise _corrupt("schema.json refers to a data member that is absent", "E-CONTAINER-MEMBER-MISSING")
+    if size > limits.max_data_bytes:
+        raise LimitError(
+            f"the data section is {size} bytes; the limit is {limits.max_data_bytes}",
+            code="E-LIMIT-DATA-BYTES",
+        )
+    if METHODS[compression] != info.method:
+        raise _corrupt(
+            f"schema.json says compression {compression!r} but the member uses method {info.method}",
+            "E-CONTAINER-COMPRESSION",
+        )
+    if info.usize != size:
+        raise _corrupt(f"data member holds {info.usize} bytes but schema.json says {size}")
+    raw = memoryview(pc.buf)[info.start : info.start + info.csize]
+    if info.method == METHOD_STORED:
+        return bytearray(raw) if copy else raw
+    if info.method == METHOD_DEFLATE:
+        return bytearray(_inflate(raw, info, size))
+    try:
+        import zstandard
+    except ImportError as exc:  # pragma: no cover
+        raise _corrupt(
+            "the data section is zstd-compressed; install 'skship[zstd]' to read it",
+            "E-CONTAINER-COMPRESSION",
+        ) from exc
+    try:
+        reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=False)
+        out = bytearray(reader.read(size + 1) if size else b"")
+    except zstandard.ZstdError as exc:
+        raise _corrupt(f"the data section is not valid zstd data: {exc}") from None
+    if len(out) != size:
+        raise _corrupt("the data section does not decompress to its recorded size")
+    return out
+
+
+class DataVerifier:
+    """Checks the data section's sha256 on another core while the objects are built."""
+
+    def __init__(self, data: Any, expected: str) -> None:
+        self._data = data
+        self._expected = expected
+        self._result: list[str] = []
+        self._thread: threading.Thread | None = None
+        if memoryview(data).nbytes > (1 << 20):
+            self._thread = threading.Thread(target=_sha256_parts, args=([data], self._result))
+            self._thread.start()
+
+    def check(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+        else:
+            _sha256_parts([self._data], self._result)
+        if self._result[0] != self._expected:
+            raise IntegrityError(
+                "the data section does not match its recorded sha256: the file is corrupted",
+                code="E-INTEGRITY-DATA",
+            )

@@ -1,0 +1,449 @@
+"""Turn a Python object graph into a protocol-3 value tree plus a data section.
+
+One pass, depth first, in the order the objects are reached (dict insertion order,
+list order, set elements sorted by their encoding), so equal object graphs give equal
+bytes. Every non-scalar object is remembered by identity: a second occurrence is
+written as ``{"t": "ref", "id": N}`` and the first occurrence gains ``"id": N``.
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import copyreg
+import enum
+import functools
+import math
+import types
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from skship.errors import UnsupportedTypeError
+from skship.format.container import DataSection
+from skship.format.limits import DEFAULT_LIMITS
+from skship.format.names import qualified_name
+
+__all__ = ["BIT_GENERATORS", "Encoder", "dtype_descr"]
+
+BIT_GENERATORS = frozenset({"MT19937", "PCG64", "PCG64DXSM", "Philox", "SFC64"})
+_INT_MAX = 2**63
+_NoneType = type(None)
+_json = msgspec.json.Encoder()
+
+
+def dtype_descr(dt: np.dtype[Any]) -> Any:
+    """The .npy header descr of a dtype (a string, or a list for structured dtypes)."""
+    if dt.fields is None and dt.subdtype is None:
+        return dt.str
+    descr = np.lib.format.dtype_to_descr(dt)
+    return _listify(descr)
+
+
+def _listify(x: Any) -> Any:
+    if isinstance(x, tuple | list):
+        return [_listify(i) for i in x]
+    return x
+
+
+class _Building:
+    """Marks an immutable value whose node is open: a ref to it would be a cycle
+    that cannot be rebuilt."""
+
+    __slots__ = ()
+
+
+_BUILDING = _Building()
+
+
+class Encoder:
+    def __init__(self) -> None:
+        self.data = DataSection()
+        # id(obj) -> [node dict, obj, open_immutable]; obj kept alive so ids stay unique
+        self._memo: dict[int, list[Any]] = {}
+        self._next_id = 0
+        self._depth = 0
+        self._max_depth = DEFAULT_LIMITS.max_depth
+        self._exact = {
+            _NoneType: _ident,
+            bool: _ident,
+            str: _ident,
+            int: self._int,
+            float: self._float,
+            list: self._list,
+            tuple: self._tuple,
+            dict: self._dict,
+            set: self._set,
+            frozenset: self._set,
+            bytes: self._bytes,
+            bytearray: self._bytes,
+            complex: self._complex,
+            slice: self._slice,
+            range: self._range,
+            np.ndarray: self._ndarray,
+            collections.OrderedDict: self._dict,
+            collections.defaultdict: self._dict,
+            functools.partial: self._partial,
+        }
+
+    # -- entry -----------------------------------------------------------------------
+
+    def encode(self, obj: Any) -> Any:
+        handler = self._exact.get(type(obj))
+        if handler is not None:
+            return handler(obj)
+        return self._other(obj)
+
+    # -- memo ------------------------------------------------------------------------
+
+    def _seen(self, obj: Any) -> dict[str, Any] | None:
+        entry = self._memo.get(id(obj))
+        if entry is None:
+            return None
+        node = entry[0]
+        if entry[2]:
+            raise UnsupportedTypeError(
+                f"a {type(obj).__name__} contains itself; protocol 3 (like any format "
+                "without code) cannot rebuild a cycle through an immutable value"
+            )
+        if "id" not in node:
+            node["id"] = self._next_id
+            self._next_id += 1
+        return {"t": "ref", "id": node["id"]}
+
+    def _open(self, obj: Any, node: dict[str, Any], immutable: bool = False) -> None:
+        self._memo[id(obj)] = [node, obj, immutable]
+        self._depth += 1
+        if self._depth > self._max_depth:
+            raise UnsupportedTypeError(
+                f"the object nests deeper than {self._max_depth} levels, more than a "
+                "reader accepts by default"
+            )
+
+    def _close(self, obj: Any) -> None:
+        self._depth -= 1
+        self._memo[id(obj)][2] = False
+
+    # -- scalars ---------------------------------------------------------------------
+
+    def _int(self, x: int) -> Any:
+        if -_INT_MAX < x < _INT_MAX:
+            return x
+        return {"t": "int", "v": hex(x)}
+
+    def _float(self, x: float) -> Any:
+        if math.isfinite(x):
+            return x
+        return {"t": "float", "v": "nan" if x != x else ("inf" if x > 0 else "-inf")}
+
+    def _complex(self, x: complex) -> Any:
+        return {"t": "complex", "re": self._float(x.real), "im": self._float(x.imag)}
+
+    def _slice(self, x: slice) -> Any:
+        return {"t": "slice", "v": [self.encode(x.start), self.encode(x.stop), self.encode(x.step)]}
+
+    def _range(self, x: range) -> Any:
+        return {"t": "range", "v": [self._int(x.start), self._int(x.stop), self._int(x.step)]}
+
+    # -- containers ------------------------------------------------------------------
+
+    def _list(self, x: list[Any]) -> Any:
+        ref = self._seen(x)
+        if ref is not None:
+            return ref
+        node: dict[str, Any] = {"t": "list"}
+        self._open(x, node)
+        enc = self.encode
+        node["v"] = [enc(i) for i in x]
+        self._close(x)
+        return node
+
+    def _tuple(self, x: tuple[Any, ...]) -> Any:
+        ref = self._seen(x)
+        if ref is not None:
+            return ref
+        node: dict[str, Any] = {"t": "tuple"}
+        self._open(x, node, immutable=True)
+        enc = self.encode
+        node["v"] = [enc(i) for i in x]
+        self._close(x)
+        return node
+
+    def _set(self, x: set[Any] | frozenset[Any]) -> Any:
+        ref = self._seen(x)
+        if ref is not None:
+            return ref
+        node: dict[str, Any] = {"t": "set" if type(x) is set else "frozenset"}
+        self._open(x, node, immutable=type(x) is frozenset)
+        items = [self.encode(i) for i in x]
+        items.sort(key=_json.encode)
+        node["v"] = items
+        self._close(x)
+        return node
+
+    def _dict(self, x: dict[Any, Any]) -> Any:
+        ref = self._seen(x)
+        if ref is not None:
+            return ref
+        t = type(x)
+        node: dict[str, Any] = {
+            "t": "dict" if t is dict else ("odict" if t is collections.OrderedDict else "defaultdict")
+        }
+        self._open(x, node)
+        if t is collections.defaultdict:
+            node["factory"] = self.encode(x.default_factory)  # type: ignore[attr-defined]
+        self._dict_body(x, node)
+        self._close(x)
+        return node
+
+    def _dict_body(self, x: dict[Any, Any], node: dict[str, Any]) -> None:
+        enc = self.encode
+        if all(type(k) is str for k in x):
+            node["v"] = {k: enc(v) for k, v in x.items()}
+        else:
+            node["items"] = [[enc(k), enc(v)] for k, v in x.items()]
+
+    def _bytes(self, x: bytes | bytearray) -> Any:
+        ref = self._seen(x)
+        if ref is not None:
+            return ref
+        node: dict[str, Any] = {"t": type(x).__name__}
+        self._open(x, node, immutable=type(x) is bytes)
+        node["data"] = list(self.data.add(memoryview(x).cast("B")))
+        self._close(x)
+        return node
+
+    def _partial(self, x: functools.partial[Any]) -> Any:
+        ref = self._seen(x)
+        if ref is not None:
+            return ref
+        if x.__dict__:
+            raise UnsupportedTypeError("a functools.partial with attributes set on it")
+        node: dict[str, Any] = {"t": "partial"}
+        self._open(x, node, immutable=True)
+        node["func"] = self.encode(x.func)
+        node["args"] = [self.encode(a) for a in x.args]
+        node["kw"] = {k: self.encode(v) for k, v in x.keywords.items()}
+        self._close(x)
+        return node
+
+    # -- numpy -----------------------------------------------------------------------
+
+    def _ndarray(self, x: np.ndarray[Any, Any]) -> Any:
+        ref = self._seen(x)
+        if ref is not None:
+            return ref
+        dt = x.dtype
+        if dt.hasobject:
+            if dt.fields is not None or dt.subdtype is not None:
+                raise UnsupportedTypeError("structured arrays with object fields")
+            node = {"t": "objarray", "shape": list(x.shape)}
+            self._open(x, node)
+            enc = self.encode
+            node["v"] = [enc(i) for i in x.ravel(order="C").tolist()] if x.ndim else [enc(x.item())]
+            self._close(x)
+            return node
+        node = {"t": "ndarray", "dtype": dtype_descr(dt), "shape": list(x.shape)}
+        self._open(x, node)
+        if x.flags.c_contiguous:
+            flat = x.reshape(-1)
+        elif x.flags.f_contiguous:
+            node["order"] = "F"
+            flat = x.T.reshape(-1)
+        else:
+            flat = np.ascontiguousarray(x).reshape(-1)
+        node["data"] = list(self.data.add(memoryview(flat.view(np.uint8))))
+        self._close(x)
+        return node
+
+    def _npscalar(self, x: np.generic) -> Any:
+        arr = np.asarray(x)
+        if arr.dtype.hasobject:
+            raise UnsupportedTypeError("numpy object scalars")
+        return {
+            "t": "npscalar",
+            "dtype": dtype_descr(arr.dtype),
+            "b": base64.b64encode(arr.tobytes()).decode("ascii"),
+        }
+
+    def _generator(self, x: np.random.Generator) -> Any:
+        ref = self._seen(x)
+        if ref is not None:
+            return ref
+        bg = x.bit_generator
+        name = type(bg).__name__
+        if name not in BIT_GENERATORS or type(bg).__module__.split(".")[0] != "numpy":
+            raise UnsupportedTypeError(f"numpy Generator over bit generator {name!r}")
+        node: dict[str, Any] = {"t": "generator", "bit_generator": name}
+        self._open(x, node)
+        node["state"] = self.encode(bg.state)
+        self._close(x)
+        return node
+
+    def _randomstate(self, x: np.random.RandomState) -> Any:
+        ref = self._seen(x)
+        if ref is not None:
+            return ref
+        node: dict[str, Any] = {"t": "randomstate"}
+        self._open(x, node)
+        node["state"] = self.encode(x.get_state(legacy=False))
+        self._close(x)
+        return node
+
+    # -- scipy -----------------------------------------------------------------------
+
+    def _sparse(self, x: Any) -> Any:
+        from scipy import sparse
+
+        ref = self._seen(x)
+        if ref is not None:
+            return ref
+        fmt = x.format
+        container = "array" if isinstance(x, sparse.sparray) else "matrix"
+        expected = getattr(sparse, f"{fmt}_{container}", None)
+        if type(x) is not expected:
+            raise UnsupportedTypeError(f"{type(x).__qualname__} (a subclass of a scipy sparse type)")
+        node: dict[str, Any] = {
+            "t": "sparse", "format": fmt, "container": container, "shape": list(x.shape),
+        }
+        self._open(x, node)
+        if fmt in ("csr", "csc", "bsr"):
+            parts = {"data": x.data, "indices": x.indices, "indptr": x.indptr}
+        elif fmt == "dia":
+            parts = {"data": x.data, "offsets": x.offsets}
+        else:
+            coo = x if fmt == "coo" else x.tocoo()
+            parts = {"data": coo.data, "row": coo.row, "col": coo.col}
+        node["arrays"] = {k: self._ndarray(np.asarray(v)) for k, v in parts.items()}
+        self._close(x)
+        return node
+
+    # -- everything else -------------------------------------------------------------
+
+    def _other(self, obj: Any) -> Any:
+        t = type(obj)
+        if isinstance(obj, np.generic):
+            return self._npscalar(obj)
+        if isinstance(obj, np.ndarray):
+            if isinstance(obj, np.memmap) or t.__name__ == "memmap":
+                return self._ndarray(np.asarray(obj))
+            raise UnsupportedTypeError(f"ndarray subclass {t.__module__}.{t.__qualname__}")
+        if isinstance(obj, np.dtype):
+            return {"t": "dtype", "dtype": dtype_descr(obj)}
+        if isinstance(obj, type):
+            return {"t": "type", "name": self._name(obj)}
+        if isinstance(obj, enum.Enum):
+            return {"t": "enum", "type": self._name(t), "name": obj.name}
+        if t is np.random.Generator:
+            return self._generator(obj)
+        if t is np.random.RandomState:
+            return self._randomstate(obj)
+        if t.__module__.startswith("scipy.sparse") and hasattr(obj, "format"):
+            return self._sparse(obj)
+        if _is_function(obj):
+            return {"t": "function", "name": self._name(obj)}
+        if isinstance(obj, tuple) and hasattr(t, "_fields"):
+            return self._namedtuple(obj)
+        return self._object(obj)
+
+    def _name(self, obj: Any) -> str:
+        name = qualified_name(obj)
+        if name is None:
+            raise UnsupportedTypeError(
+                f"{obj!r} cannot be found again by its name (a lambda, a local or nested "
+                "definition, or a bound method); define it at module level"
+            )
+        return name
+
+    def _namedtuple(self, x: tuple[Any, ...]) -> Any:
+        ref = self._seen(x)
+        if ref is not None:
+            return ref
+        node: dict[str, Any] = {"t": "namedtuple", "type": self._name(type(x))}
+        self._open(x, node, immutable=True)
+        node["v"] = [self.encode(i) for i in x]
+        self._close(x)
+        return node
+
+    def _object(self, obj: Any) -> Any:
+        ref = self._seen(obj)
+        if ref is not None:
+            return ref
+        cls = type(obj)
+        try:
+            rv = obj.__reduce_ex__(4)
+        except Exception as exc:
+            raise UnsupportedTypeError(
+                f"{cls.__module__}.{cls.__qualname__} cannot be saved: {exc}"
+            ) from exc
+        if isinstance(rv, str) or not isinstance(rv, tuple) or len(rv) < 2:
+            raise UnsupportedTypeError(
+                f"{cls.__module__}.{cls.__qualname__} reduces to a global name; "
+                "save the type or function it stands for instead"
+            )
+        func, args = rv[0], rv[1]
+        state = rv[2] if len(rv) > 2 else None
+        listitems = rv[3] if len(rv) > 3 else None
+        dictitems = rv[4] if len(rv) > 4 else None
+        fname = getattr(func, "__name__", "")
+        node: dict[str, Any]
+        if func is copyreg.__newobj__ and args and args[0] is cls:
+            node = {"t": "object", "type": self._name(cls)}
+            new_args = args[1:]
+        elif func is cls:
+            node = {"t": "reduce", "type": self._name(cls)}
+            new_args = args
+        elif fname.startswith("__pyx_unpickle") and len(args) == 3 and args[0] is cls:
+            # Cython's generated pickling: rebuilt by cls.__new__ + __setstate_cython__.
+            node = {"t": "object", "type": self._name(cls)}
+            new_args, state = (), args[2]
+        elif _has_own_state_methods(cls):
+            node = {"t": "object", "type": self._name(cls)}
+            new_args, state = (), obj.__getstate__()
+            listitems = dictitems = None
+        else:
+            raise UnsupportedTypeError(
+                f"{cls.__module__}.{cls.__qualname__}: its __reduce__ returns {func!r}, "
+                "which protocol 3 cannot store without running that function at load time; "
+                "register a handler for the type (see 'Supporting your own types')"
+            )
+        self._open(obj, node, immutable=node["t"] == "reduce")
+        if node["t"] == "reduce":
+            node["args"] = [self.encode(a) for a in new_args]
+        elif new_args:
+            node["args"] = [self.encode(a) for a in new_args]
+        if node["t"] == "reduce":
+            # The object exists once its type is called; refs from its state are fine.
+            self._memo[id(obj)][2] = False
+        if listitems is not None:
+            node["elems"] = [self.encode(i) for i in listitems]
+        if dictitems is not None:
+            node["items"] = [[self.encode(k), self.encode(v)] for k, v in dictitems]
+        if state is not None:
+            node["state"] = self.encode(state)
+        self._close(obj)
+        return node
+
+
+def _ident(x: Any) -> Any:
+    return x
+
+
+def _is_function(obj: Any) -> bool:
+    tname = type(obj).__name__
+    return tname in {
+        "function",
+        "builtin_function_or_method",
+        "ufunc",
+        "cython_function_or_method",
+        "_ArrayFunctionDispatcher",
+        "fused_cython_function",
+    } and (getattr(obj, "__self__", None) is None or isinstance(obj.__self__, types.ModuleType))
+
+
+def _has_own_state_methods(cls: type) -> bool:
+    return (
+        getattr(cls, "__setstate__", None) is not None
+        and getattr(cls, "__getstate__", None) is not getattr(object, "__getstate__", None)
+    )

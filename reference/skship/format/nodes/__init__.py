@@ -1,0 +1,1 @@
+"""Per-family helpers: sparse construction and validators for index-bearing types."""

@@ -1,0 +1,180 @@
+"""Validators for scikit-learn's index-bearing types, run before their state is set.
+
+scikit-learn's Cython code (tree traversal, neighbor trees, histogram-GBDT
+predictors) indexes arrays without bounds checks. A file whose indices are out of
+range would read or write outside the arrays, so these checks are what make tree and
+neighbor models safe to trust by default.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from skship.errors import ValidationError
+
+__all__ = ["GENERIC_VALIDATORS", "VALIDATORS"]
+
+TREE_LEAF = -1
+TREE_UNDEFINED = -2
+
+
+def _bad(what: str, msg: str) -> ValidationError:
+    return ValidationError(f"{what}: {msg}", code="E-VALIDATION-INDEX")
+
+
+def _int(x: Any) -> bool:
+    return isinstance(x, int | np.integer) and not isinstance(x, bool)
+
+
+def validate_tree(name: str, args: Any, state: Any) -> None:
+    """sklearn.tree._tree.Tree: args (n_features, n_classes, n_outputs), state dict."""
+    what = "decision tree"
+    if len(args) != 3:
+        raise _bad(what, "Tree takes (n_features, n_classes, n_outputs)")
+    n_features, n_classes, n_outputs = args
+    if not (_int(n_features) and _int(n_outputs)) or n_features < 1 or n_outputs < 1:
+        raise _bad(what, "n_features and n_outputs must be positive integers")
+    n_classes = np.asarray(n_classes)
+    if n_classes.ndim != 1 or n_classes.dtype.kind not in "iu" or len(n_classes) != n_outputs:
+        raise _bad(what, "n_classes must hold one integer per output")
+    if n_classes.size and int(n_classes.min()) < 1:
+        raise _bad(what, "n_classes must be positive")
+    if state is None:
+        return
+    if not isinstance(state, dict):
+        raise _bad(what, "state must be a dict")
+    nodes, values, count = state.get("nodes"), state.get("values"), state.get("node_count")
+    if not isinstance(nodes, np.ndarray) or not isinstance(values, np.ndarray) or not _int(count):
+        raise _bad(what, "state needs 'nodes', 'values' arrays and 'node_count'")
+    from sklearn.tree._tree import NODE_DTYPE
+
+    if nodes.dtype != NODE_DTYPE or nodes.ndim != 1 or len(nodes) != count or count < 1:
+        raise _bad(what, "nodes must be a 1-d array of node_count tree nodes")
+    max_classes = int(n_classes.max())
+    if values.shape != (count, n_outputs, max_classes) or values.dtype != np.float64:
+        raise _bad(
+            what, f"values must be float64 of shape {(count, n_outputs, max_classes)}, got {values.shape}"
+        )
+    left, right, feature = nodes["left_child"], nodes["right_child"], nodes["feature"]
+    idx = np.arange(count)
+    leaf = left == TREE_LEAF
+    if np.any(leaf != (right == TREE_LEAF)):
+        raise _bad(what, "a node has exactly one child")
+    inner = ~leaf
+    # Children come after their parent: no index out of range and no cycles.
+    if np.any((left[inner] <= idx[inner]) | (left[inner] >= count)):
+        raise _bad(what, "a left child index is out of range")
+    if np.any((right[inner] <= idx[inner]) | (right[inner] >= count)):
+        raise _bad(what, "a right child index is out of range")
+    f = feature[inner]
+    if f.size and (int(f.min()) < 0 or int(f.max()) >= n_features):
+        raise _bad(what, f"a split feature is outside [0, {n_features})")
+    md = state.get("max_depth")
+    if md is not None and (not _int(md) or md < 0 or md > count):
+        raise _bad(what, "max_depth is not consistent with the node count")
+
+
+def validate_binary_tree(name: str, args: Any, state: Any) -> None:
+    """KDTree / BallTree: state tuple from BinaryTree.__getstate__."""
+    what = name.rsplit(".", 1)[-1]
+    if state is None:
+        return
+    if not isinstance(state, tuple) or len(state) < 7:
+        raise _bad(what, "unexpected state layout")
+    data, idx_array, node_data, node_bounds = state[:4]
+    n_levels, n_nodes = state[5], state[6]
+    for a in (data, idx_array, node_data, node_bounds):
+        if not isinstance(a, np.ndarray):
+            raise _bad(what, "state arrays missing")
+    if data.ndim != 2 or idx_array.ndim != 1 or node_data.ndim != 1 or node_bounds.ndim != 3:
+        raise _bad(what, "state arrays have the wrong number of dimensions")
+    n_samples, n_features = data.shape
+    if len(idx_array) != n_samples or idx_array.dtype.kind not in "iu":
+        raise _bad(what, "idx_array must hold one integer index per sample")
+    if n_samples and (int(idx_array.min()) < 0 or int(idx_array.max()) >= n_samples):
+        raise _bad(what, f"idx_array holds an index outside [0, {n_samples})")
+    if not (_int(n_nodes) and _int(n_levels)) or n_nodes != len(node_data) or n_nodes < 1:
+        raise _bad(what, "n_nodes disagrees with node_data")
+    if n_nodes != 2**n_levels - 1:
+        raise _bad(what, "n_nodes must equal 2**n_levels - 1")
+    if node_bounds.shape[1:] != (n_nodes, n_features) and node_bounds.shape[1:] != (n_nodes, n_features):
+        raise _bad(what, "node_bounds shape disagrees with the tree")
+    fields = node_data.dtype.names or ()
+    if not {"idx_start", "idx_end", "is_leaf"} <= set(fields):
+        raise _bad(what, "node_data lacks idx_start/idx_end/is_leaf")
+    start, end, is_leaf = node_data["idx_start"], node_data["idx_end"], node_data["is_leaf"]
+    if np.any(start < 0) or np.any(end > n_samples) or np.any(start > end):
+        raise _bad(what, "a node's sample range is outside the data")
+    # A node whose children would lie past the last node must be a leaf.
+    first_without_children = (n_nodes - 1) // 2
+    if np.any(is_leaf[first_without_children:] == 0):
+        raise _bad(what, "a node on the last level is not marked as a leaf")
+
+
+def validate_predictors(name: str, args: Any, state: Any) -> None:
+    """HistGradientBoosting: every predictor's node indices within the model."""
+    if not isinstance(state, dict) or "_predictors" not in state:
+        return
+    what = "histogram gradient boosting"
+    n_features = state.get("n_features_in_")
+    preds = state["_predictors"]
+    if not isinstance(preds, list):
+        raise _bad(what, "_predictors must be a list")
+    for row in preds:
+        for p in row if isinstance(row, list) else [row]:
+            nodes = getattr(p, "nodes", None)
+            if not isinstance(nodes, np.ndarray) or nodes.dtype.names is None:
+                raise _bad(what, "a predictor has no node array")
+            n = len(nodes)
+            leaf = nodes["is_leaf"].astype(bool)
+            inner = ~leaf
+            idx = np.arange(n)
+            for side in ("left", "right"):
+                child = nodes[side][inner].astype(np.int64)
+                if np.any((child <= idx[inner]) | (child >= n)):
+                    raise _bad(what, f"a {side} child index is out of range")
+            f = nodes["feature_idx"][inner].astype(np.int64)
+            if f.size and _int(n_features) and (int(f.min()) < 0 or int(f.max()) >= n_features):
+                raise _bad(what, f"a split feature is outside [0, {n_features})")
+            bitsets = getattr(p, "binned_left_cat_bitsets", None)
+            cat = nodes["is_categorical"].astype(bool) & inner
+            if np.any(cat):
+                n_bits = len(bitsets) if isinstance(bitsets, np.ndarray) else 0
+                b = nodes["bitset_idx"][cat].astype(np.int64)
+                if int(b.min()) < 0 or int(b.max()) >= n_bits:
+                    raise _bad(what, "a categorical split points outside the bitsets")
+
+
+def validate_tree_estimator(name: str, args: Any, state: Any) -> None:
+    """An estimator holding a fitted Tree must agree with it on the feature count, since
+    scikit-learn checks X against n_features_in_ and the tree then indexes X by feature."""
+    if not isinstance(state, dict):
+        return
+    tree = state.get("tree_")
+    n_in = state.get("n_features_in_")
+    if tree is not None and type(tree).__name__ == "Tree" and _int(n_in):
+        if tree.n_features != n_in:
+            raise _bad("decision tree", "the tree's n_features differs from n_features_in_")
+
+
+def _estimator_checks(name: str, args: Any, state: Any) -> None:
+    if not name.startswith("sklearn."):
+        return
+    validate_tree_estimator(name, args, state)
+    validate_predictors(name, args, state)
+
+
+VALIDATORS = {
+    "sklearn.tree._tree.Tree": validate_tree,
+    **{
+        f"sklearn.neighbors.{mod}.{cls}": validate_binary_tree
+        for mod, names in (
+            ("_kd_tree", ("KDTree", "KDTree32", "KDTree64", "BinaryTree32", "BinaryTree64")),
+            ("_ball_tree", ("BallTree", "BallTree32", "BallTree64", "BinaryTree32", "BinaryTree64")),
+        )
+        for cls in names
+    },
+}
+GENERIC_VALIDATORS = [_estimator_checks]
