@@ -29,6 +29,7 @@ __all__ = [
     "List",
     "NamedTuple",
     "Node",
+    "MaskedArray",
     "NumpyScalar",
     "Object",
     "ObjectArray",
@@ -49,7 +50,12 @@ __all__ = [
 ]
 
 
-class _Node(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag_field="t"):
+class _Node(msgspec.Struct,
+    frozen=True,
+    kw_only=True,
+    forbid_unknown_fields=True,
+    omit_defaults=True,
+    tag_field="t",):
     """Base of every node: a tagged, frozen Struct."""
 
 
@@ -184,6 +190,15 @@ class ObjectArray(_Node, frozen=True, tag="objarray"):
     id: int | None = None
 
 
+class MaskedArray(_Node, frozen=True, tag="masked"):
+    """A numpy.ma.MaskedArray: data and a bool mask of the same shape (ndarray or objarray nodes), and its fill value."""
+
+    data: Value
+    mask: Value
+    fill_value: Value = None
+    id: int | None = None
+
+
 class NumpyScalar(_Node, frozen=True, tag="npscalar"):
     """A numpy scalar (numpy.float32(1.5), numpy.int64(3), ...): its dtype and its raw bytes in base64."""
 
@@ -269,14 +284,18 @@ class Ref(_Node, frozen=True, tag="ref"):
     id: int
 
 
-class Writer(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class Writer(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
+):
     """The program that wrote the file and its version."""
 
     name: str
     version: str
 
 
-class Environment(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False):
+class Environment(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False, omit_defaults=True
+):
     """Versions of Python and the libraries present when the file was written. Informative only; writers MAY add other names, readers ignore the ones they do not know."""
 
     python: str | None = None
@@ -285,7 +304,9 @@ class Environment(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     sklearn: str | None = None
 
 
-class DataInfo(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class DataInfo(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
+):
     """The data member: its name, compression, uncompressed size in bytes and the SHA-256 of its uncompressed bytes."""
 
     member: Literal["data"]
@@ -294,7 +315,9 @@ class DataInfo(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     sha256: str
 
 
-class Feature(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class Feature(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
+):
     """One input column: its name, its numpy dtype name and, for a categorical column, its categories."""
 
     name: str
@@ -302,14 +325,18 @@ class Feature(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     categories: list[Value] | None = None
 
 
-class Signature(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class Signature(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
+):
     """The model's input: its columns in order, and whether they have names (a DataFrame) or not (an array)."""
 
     features: list[Feature]
     named: bool
 
 
-class Document(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class Document(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
+):
     """The schema.json member of a protocol-3 .skops file: who wrote it, with which library versions, the root Value, the data section's description, an optional input signature and the must-understand extensions."""
 
     protocol: int
@@ -340,6 +367,7 @@ Node = (
     | NamedTuple
     | Array
     | ObjectArray
+    | MaskedArray
     | NumpyScalar
     | Dtype
     | Type

@@ -7,7 +7,6 @@ import os
 import sys
 import warnings
 from collections.abc import Iterable
-from functools import cache
 from typing import IO, Any
 
 import msgspec
@@ -31,20 +30,18 @@ _COMPRESSIONS = (None, "none", "deflate", "zstd")
 _json = msgspec.json.Encoder()
 
 
-@cache
-def _environment() -> dict[str, str]:
-    env = {"python": ".".join(map(str, sys.version_info[:3]))}
-    for key, mod in (("numpy", "numpy"), ("scipy", "scipy"), ("sklearn", "sklearn")):
-        m = sys.modules.get(mod)
-        version = getattr(m, "__version__", None) if m is not None else None
-        if version is None:
-            try:
-                from importlib.metadata import version as _v
+_PY_VERSION = ".".join(map(str, sys.version_info[:3]))
 
-                version = _v("scikit-learn" if mod == "sklearn" else mod)
-            except Exception:
-                continue
-        env[key] = str(version)
+
+def _environment() -> dict[str, str]:
+    """Versions of the libraries the object could depend on. A library that is not
+    imported cannot have contributed to the object, so it is not recorded."""
+    env = {"python": _PY_VERSION}
+    modules = sys.modules
+    for key in ("numpy", "scipy", "sklearn"):
+        version = getattr(modules.get(key), "__version__", None)
+        if isinstance(version, str):
+            env[key] = version
     return env
 
 
@@ -192,7 +189,9 @@ def loads(
     else :class:`skship.errors.UntrustedTypesError` is raised and nothing is built.
     ``verify`` checks the data section's sha256 (on a second core, while building).
     """
-    return _read(data, trusted, limits, verify, copy=True)
+    # bytes are immutable, so arrays can be views of them (read-only, like joblib's
+    # mmap_mode="r"); a mutable buffer is copied so later writes to it cannot reach us.
+    return _read(data, trusted, limits, verify, copy=not isinstance(data, bytes))
 
 
 def load(
@@ -220,10 +219,13 @@ def load(
         return _read(mm, trusted, limits, verify, copy=False)
     if isinstance(file, str | os.PathLike):
         with open(file, "rb") as f:
-            buf = f.read()
+            buf = bytearray(os.fstat(f.fileno()).st_size)
+            n = f.readinto(buf)
+            del buf[n:]
     else:
-        buf = file.read()
-    return _read(buf, trusted, limits, verify, copy=True)
+        buf = bytearray(file.read())
+    # The buffer is ours alone: arrays are writable views of it, with no second copy.
+    return _read(buf, trusted, limits, verify, copy=False)
 
 
 def get_untrusted_types(

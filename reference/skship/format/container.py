@@ -90,22 +90,27 @@ def _sha256_parts(parts: Sequence[Any], out: list[str]) -> None:
     out.append(h.hexdigest())
 
 
-def digest_parts(parts: Sequence[Any]) -> tuple[str, int]:
-    """sha256 and crc32 of the concatenated parts. hashlib and zlib release the GIL,
-    so the two run on two cores at once."""
-    out: list[str] = []
-    big = sum(memoryview(p).nbytes for p in parts) > (1 << 20)
-    if big:
-        t = threading.Thread(target=_sha256_parts, args=(parts, out))
-        t.start()
+def _crc32_parts(parts: Sequence[Any], out: list[int]) -> None:
     crc = 0
     for p in parts:
         crc = zlib.crc32(p, crc)
-    if big:
+    out.append(crc)
+
+
+def digest_parts(parts: Sequence[Any]) -> tuple[str, int]:
+    """sha256 and crc32 of the concatenated parts. hashlib and zlib release the GIL,
+    so for large sections the two run on separate cores."""
+    sha: list[str] = []
+    crc: list[int] = []
+    if sum(memoryview(p).nbytes for p in parts) > (1 << 20):
+        t = threading.Thread(target=_sha256_parts, args=(parts, sha))
+        t.start()
+        _crc32_parts(parts, crc)
         t.join()
     else:
-        _sha256_parts(parts, out)
-    return out[0], crc
+        _sha256_parts(parts, sha)
+        _crc32_parts(parts, crc)
+    return sha[0], crc[0]
 
 
 def compress_parts(parts: Sequence[Any], compression: str) -> list[bytes]:

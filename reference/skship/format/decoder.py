@@ -54,25 +54,15 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return d
 
 
+_canonical = msgspec.json.Encoder()
+
+
 def decode_document(raw: bytes, limits: Limits) -> S.Document:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise SchemaError("schema.json is not UTF-8", code="E-SCHEMA-JSON") from None
+    """Decode schema.json into Structs. Refuses invalid UTF-8/JSON, schema violations,
+    duplicate keys, other protocols and unknown must-understand extensions."""
     old = sys.getrecursionlimit()
     sys.setrecursionlimit(max(old, 3 * limits.max_depth + 200))
     try:
-        try:
-            json.loads(text, object_pairs_hook=_reject_duplicates)
-        except RecursionError:
-            raise LimitError(
-                f"schema.json nests deeper than the limit of {limits.max_depth}",
-                code="E-LIMIT-DEPTH",
-            ) from None
-        except ValueError as exc:
-            if isinstance(exc, FormatError):
-                raise
-            raise SchemaError(f"schema.json is not valid JSON: {exc}", code="E-SCHEMA-JSON") from None
         try:
             doc = _decoder.decode(raw)
         except RecursionError:
@@ -81,11 +71,16 @@ def decode_document(raw: bytes, limits: Limits) -> S.Document:
                 code="E-LIMIT-DEPTH",
             ) from None
         except msgspec.ValidationError as exc:
-            if "protocol" not in str(exc):
-                _check_protocol(raw)
+            _check_protocol(raw)
+            _check_duplicates(raw)
             raise SchemaError(f"schema.json does not follow the protocol-3 schema: {exc}") from None
         except msgspec.DecodeError as exc:
-            raise SchemaError(f"schema.json is not valid JSON: {exc}", code="E-SCHEMA-JSON") from None
+            raise SchemaError(f"schema.json is not valid UTF-8 JSON: {exc}", code="E-SCHEMA-JSON") from None
+        # Files in canonical form (every file skship writes) re-encode to the same
+        # bytes, which proves they hold no duplicate keys; anything else gets the full,
+        # slower check.
+        if _canonical.encode(doc) != raw:
+            _check_duplicates(raw)
     finally:
         sys.setrecursionlimit(old)
     if doc.protocol != PROTOCOL:
@@ -100,6 +95,17 @@ def decode_document(raw: bytes, limits: Limits) -> S.Document:
             code="E-EXTENSION-UNKNOWN",
         )
     return doc
+
+
+def _check_duplicates(raw: bytes) -> None:
+    try:
+        json.loads(raw, object_pairs_hook=_reject_duplicates)
+    except RecursionError:
+        raise LimitError("schema.json nests too deeply", code="E-LIMIT-DEPTH") from None
+    except FormatError:
+        raise
+    except ValueError:
+        pass  # not JSON at all: the caller reports its own error
 
 
 def _check_protocol(raw: bytes) -> None:
@@ -117,6 +123,7 @@ def _check_protocol(raw: bytes) -> None:
 
 
 _DTYPES: dict[str, np.dtype[Any]] = {}
+_STRUCTURED: dict[bytes, np.dtype[Any]] = {}
 
 
 def parse_dtype(descr: Any) -> np.dtype[Any]:
@@ -133,6 +140,10 @@ def parse_dtype(descr: Any) -> np.dtype[Any]:
             raise SchemaError(f"dtype {descr!r} is not a valid .npy descr", code="E-DATA-DTYPE") from None
         _DTYPES[descr] = dt
         return dt
+    key = _canonical.encode(descr)
+    cached = _STRUCTURED.get(key)
+    if cached is not None:
+        return cached
     _check_descr_list(descr, 0)
     try:
         dt = np.lib.format.descr_to_dtype(_tuplify(descr))
@@ -140,6 +151,8 @@ def parse_dtype(descr: Any) -> np.dtype[Any]:
         raise SchemaError(f"dtype {descr!r} is not a valid .npy descr", code="E-DATA-DTYPE") from None
     if dt.hasobject:
         raise SchemaError("object dtypes are not allowed here", code="E-DATA-DTYPE")
+    if len(_STRUCTURED) < 4096:
+        _STRUCTURED[key] = dt
     return dt
 
 
@@ -190,11 +203,29 @@ class Audit:
         self.nodes = 0
 
 
-_NAMED = (S.Type, S.Function, S.Enum, S.NamedTuple, S.Object, S.Reduce)
+(_K_REF, _K_SEQ, _K_DICT, _K_ARRAY, _K_BYTES, _K_DTYPE, _K_OBJECT, _K_PARTIAL, _K_STATE,
+ _K_SPARSE, _K_SLICE, _K_COMPLEX, _K_LEAF, _K_MASKED) = range(14)
+_AUDIT_KIND: dict[type, int] = {
+    S.Ref: _K_REF,
+    S.List: _K_SEQ, S.Tuple: _K_SEQ, S.Set: _K_SEQ, S.FrozenSet: _K_SEQ,
+    S.NamedTuple: _K_SEQ, S.ObjectArray: _K_SEQ,
+    S.Dict: _K_DICT, S.OrderedDict: _K_DICT, S.DefaultDict: _K_DICT,
+    S.Array: _K_ARRAY, S.Bytes: _K_BYTES, S.ByteArray: _K_BYTES,
+    S.NumpyScalar: _K_DTYPE, S.Dtype: _K_DTYPE,
+    S.Object: _K_OBJECT, S.Reduce: _K_OBJECT, S.Partial: _K_PARTIAL,
+    S.Generator: _K_STATE, S.RandomState: _K_STATE, S.Sparse: _K_SPARSE,
+    S.Slice: _K_SLICE, S.Complex: _K_COMPLEX, S.MaskedArray: _K_MASKED,
+    S.Float: _K_LEAF, S.Int: _K_LEAF, S.Range: _K_LEAF, S.Enum: _K_LEAF,
+    S.Type: _K_LEAF, S.Function: _K_LEAF,
+}
+_NAME_ATTR: dict[type, str] = {
+    S.Type: "name", S.Function: "name", S.Enum: "type", S.NamedTuple: "type",
+    S.Object: "type", S.Reduce: "type",
+}
 _SCALARS = (type(None), bool, int, float, str)
 
 
-def audit(doc: S.Document, limits: Limits) -> Audit:
+def audit(doc: S.Document, limits: Limits) -> Audit:  # noqa: C901 - one flat loop on purpose
     """Walk the tree without importing anything; raise on any structural problem."""
     result = Audit()
     data_size = doc.data.size if doc.data is not None else 0
@@ -214,89 +245,94 @@ def audit(doc: S.Document, limits: Limits) -> Audit:
             raise LimitError(f"the file has more than {max_nodes} nodes", code="E-LIMIT-NODES")
         if depth > max_depth:
             raise LimitError(f"values nest deeper than {max_depth} levels", code="E-LIMIT-DEPTH")
+        t = type(v)
+        kind = _AUDIT_KIND[t]
+        if kind == _K_REF:
+            continue  # checked during construction, in document order
         node_id = getattr(v, "id", None)
-        if node_id is not None and type(v) is not S.Ref:
+        if node_id is not None:
             if node_id in declared:
                 raise SchemaError(f"two nodes declare id {node_id}", code="E-REF-DUPLICATE-ID")
             declared.add(node_id)
+        name_attr = _NAME_ATTR.get(t)
+        if name_attr is not None:
+            names.setdefault(getattr(v, name_attr), t.__name__.lower())
         d = depth + 1
-        t = type(v)
-        if t is S.Ref:
-            continue  # checked during construction, in document order
-        if isinstance(v, _NAMED):
-            name = v.name if t in (S.Type, S.Function) else v.type  # type: ignore[union-attr]
-            names.setdefault(name, t.__name__.lower())
-        if t in (S.List, S.Tuple, S.Set, S.FrozenSet, S.NamedTuple, S.ObjectArray):
-            for c in reversed(v.v):  # type: ignore[union-attr]
+        if kind == _K_SEQ:
+            for c in reversed(v.v):
                 push((c, d))
             if t is S.ObjectArray:
-                _check_shape(v.shape)  # type: ignore[union-attr]
-                if math.prod(v.shape) != len(v.v):  # type: ignore[union-attr]
+                _check_shape(v.shape)
+                if math.prod(v.shape) != len(v.v):
                     raise SchemaError(
                         "an object array has a different number of elements than its shape says",
                         code="E-VALUE-INVALID",
                     )
-        elif t in (S.Dict, S.OrderedDict, S.DefaultDict):
-            if (v.v is None) == (v.items is None):  # type: ignore[union-attr]
+        elif kind == _K_DICT:
+            if (v.v is None) == (v.items is None):
                 raise SchemaError("a dict node needs exactly one of 'v' and 'items'")
-            if v.items is not None:  # type: ignore[union-attr]
-                for k, x in reversed(v.items):  # type: ignore[union-attr]
+            if v.items is not None:
+                for k, x in reversed(v.items):
                     push((x, d))
                     push((k, d))
             else:
-                for x in reversed(list(v.v.values())):  # type: ignore[union-attr]
+                for x in reversed(list(v.v.values())):
                     push((x, d))
             if t is S.DefaultDict:
-                push((v.factory, d))  # type: ignore[union-attr]
-        elif t is S.Array:
-            dt = parse_dtype(v.dtype)  # type: ignore[union-attr]
-            _check_shape(v.shape)  # type: ignore[union-attr]
-            off, n = v.data  # type: ignore[union-attr]
-            want = math.prod(v.shape) * dt.itemsize  # type: ignore[union-attr]
+                push((v.factory, d))
+        elif kind == _K_ARRAY:
+            dt = parse_dtype(v.dtype)
+            _check_shape(v.shape)
+            off, n = v.data
+            want = math.prod(v.shape) * dt.itemsize
             if n != want:
                 raise SchemaError(
-                    f"an array of shape {v.shape} and dtype {dt} needs {want} bytes, "  # type: ignore[union-attr]
+                    f"an array of shape {v.shape} and dtype {dt} needs {want} bytes, "
                     f"but its data reference holds {n}",
                     code="E-DATA-SIZE",
                 )
             _check_ref(off, n, data_size, limits)
             spans.append((off, n))
-        elif t in (S.Bytes, S.ByteArray):
-            off, n = v.data  # type: ignore[union-attr]
+        elif kind == _K_BYTES:
+            off, n = v.data
             _check_ref(off, n, data_size, limits)
             spans.append((off, n))
-        elif t in (S.NumpyScalar, S.Dtype):
-            dt = parse_dtype(v.dtype)  # type: ignore[union-attr]
-        elif t in (S.Object, S.Reduce):
-            if v.state is not None:  # type: ignore[union-attr]
-                push((v.state, d))  # type: ignore[union-attr]
+        elif kind == _K_DTYPE:
+            parse_dtype(v.dtype)
+        elif kind == _K_OBJECT:
             if t is S.Object:
-                for k, x in reversed(v.items or ()):  # type: ignore[union-attr]
+                for c in reversed(v.elems or ()):
+                    push((c, d))
+                for k, x in reversed(v.items or ()):
                     push((x, d))
                     push((k, d))
-                for c in reversed(v.elems or ()):  # type: ignore[union-attr]
-                    push((c, d))
-            for c in reversed(v.args or ()):  # type: ignore[union-attr]
+            if v.state is not None:
+                push((v.state, d))
+            for c in reversed(v.args or ()):
                 push((c, d))
-        elif t is S.Partial:
-            for x in reversed(list(v.kw.values())):  # type: ignore[union-attr]
+        elif kind == _K_PARTIAL:
+            for x in reversed(list(v.kw.values())):
                 push((x, d))
-            for c in reversed(v.args):  # type: ignore[union-attr]
+            for c in reversed(v.args):
                 push((c, d))
-            push((v.func, d))  # type: ignore[union-attr]
-        elif t in (S.Generator, S.RandomState):
-            push((v.state, d))  # type: ignore[union-attr]
-        elif t is S.Sparse:
-            for x in v.arrays.values():  # type: ignore[union-attr]
+            push((v.func, d))
+        elif kind == _K_STATE:
+            push((v.state, d))
+        elif kind == _K_SPARSE:
+            for x in v.arrays.values():
                 if type(x) is not S.Array:
                     raise SchemaError("every array of a sparse node must be an ndarray node")
                 push((x, d))
-        elif t is S.Slice:
-            for c in v.v:  # type: ignore[union-attr]
+        elif kind == _K_SLICE:
+            for c in v.v:
                 push((c, d))
-        elif t is S.Complex:
-            push((v.re, d))  # type: ignore[union-attr]
-            push((v.im, d))  # type: ignore[union-attr]
+        elif kind == _K_COMPLEX:
+            push((v.im, d))
+            push((v.re, d))
+        elif kind == _K_MASKED:
+            push((v.fill_value, d))
+            push((v.mask, d))
+            push((v.data, d))
     result.nodes = count
     _check_overlap(spans)
     if doc.data is not None and not spans and doc.data.size:
@@ -356,42 +392,10 @@ class Builder:
         self.memo: dict[int, Any] = {}
         self.validators = validators
         self.generic = generic
-        self.kinds: dict[type, Callable[[Any], Any]] = {
-            S.Float: self._float,
-            S.Int: self._int,
-            S.Complex: self._complex,
-            S.Bytes: self._bytes,
-            S.ByteArray: self._bytes,
-            S.List: self._list,
-            S.Tuple: self._tuple,
-            S.Set: self._set,
-            S.FrozenSet: self._frozenset,
-            S.Dict: self._dict,
-            S.OrderedDict: self._dict,
-            S.DefaultDict: self._dict,
-            S.Slice: self._slice,
-            S.Range: self._range,
-            S.Enum: self._enum,
-            S.NamedTuple: self._namedtuple,
-            S.Array: self._array,
-            S.ObjectArray: self._objarray,
-            S.NumpyScalar: self._npscalar,
-            S.Dtype: self._dtype,
-            S.Type: self._type,
-            S.Function: self._function,
-            S.Partial: self._partial,
-            S.Generator: self._generator,
-            S.RandomState: self._randomstate,
-            S.Sparse: self._sparse,
-            S.Object: self._object,
-            S.Reduce: self._reduce,
-            S.Ref: self._ref,
-        }
-
     def build(self, v: Any) -> Any:
         if type(v) in _SCALARS:
             return v
-        return self.kinds[type(v)](v)
+        return _KINDS[type(v)](self, v)
 
     def _register(self, node: Any, obj: Any) -> None:
         if node.id is not None:
@@ -569,6 +573,20 @@ class Builder:
             flat[i] = build(c)
         return arr
 
+    def _masked(self, v: S.MaskedArray) -> Any:
+        self._register(v, _OPEN)
+        data, mask = self.build(v.data), self.build(v.mask)
+        if not isinstance(data, np.ndarray) or not isinstance(mask, np.ndarray):
+            raise SchemaError("a masked array needs array data and mask", code="E-VALUE-INVALID")
+        if mask.dtype != np.bool_ or mask.shape != data.shape:
+            raise SchemaError("a masked array's mask must be bool and shaped like its data", code="E-VALUE-INVALID")
+        try:
+            obj = np.ma.MaskedArray(data, mask=mask, fill_value=self.build(v.fill_value))
+        except (TypeError, ValueError) as exc:
+            raise SchemaError(f"invalid masked array: {exc}", code="E-VALUE-INVALID") from None
+        self._register(v, obj)
+        return obj
+
     def _npscalar(self, v: S.NumpyScalar) -> Any:
         dt = parse_dtype(v.dtype)
         try:
@@ -631,18 +649,20 @@ class Builder:
         except Exception as exc:
             raise ConstructionError(f"{v.type}.__new__ refused the stored arguments: {exc}") from None
         self._register(v, obj)
+        # Build in document order (refs depend on it), apply in pickle's order:
+        # list and dict items first, then the state.
+        state = self.build(v.state) if v.state is not None else None
+        items = [(self.build(k), self.build(x)) for k, x in v.items] if v.items is not None else None
+        elems = [self.build(c) for c in v.elems] if v.elems is not None else None
         try:
-            if v.elems is not None:
-                obj.extend([self.build(c) for c in v.elems])
-            if v.items is not None:
-                for k, x in v.items:
-                    obj[self.build(k)] = self.build(x)
-        except FormatError:
-            raise
+            if elems is not None:
+                obj.extend(elems)
+            if items is not None:
+                for k, x in items:
+                    obj[k] = x
         except Exception as exc:
             raise ConstructionError(f"{v.type} refused its stored items: {exc}") from None
         if v.state is not None:
-            state = self.build(v.state)
             self._validate(v.type, args, state)
             _setstate(obj, state, v.type)
         return obj
@@ -676,6 +696,40 @@ class Builder:
                 code="E-REF-IMMUTABLE-CYCLE",
             )
         return obj
+
+
+_KINDS: dict[type, Callable[[Builder, Any], Any]] = {
+    S.Float: Builder._float,
+    S.Int: Builder._int,
+    S.Complex: Builder._complex,
+    S.Bytes: Builder._bytes,
+    S.ByteArray: Builder._bytes,
+    S.List: Builder._list,
+    S.Tuple: Builder._tuple,
+    S.Set: Builder._set,
+    S.FrozenSet: Builder._frozenset,
+    S.Dict: Builder._dict,
+    S.OrderedDict: Builder._dict,
+    S.DefaultDict: Builder._dict,
+    S.Slice: Builder._slice,
+    S.Range: Builder._range,
+    S.Enum: Builder._enum,
+    S.NamedTuple: Builder._namedtuple,
+    S.Array: Builder._array,
+    S.ObjectArray: Builder._objarray,
+    S.MaskedArray: Builder._masked,
+    S.NumpyScalar: Builder._npscalar,
+    S.Dtype: Builder._dtype,
+    S.Type: Builder._type,
+    S.Function: Builder._function,
+    S.Partial: Builder._partial,
+    S.Generator: Builder._generator,
+    S.RandomState: Builder._randomstate,
+    S.Sparse: Builder._sparse,
+    S.Object: Builder._object,
+    S.Reduce: Builder._reduce,
+    S.Ref: Builder._ref,
+}
 
 
 def _setstate(obj: Any, state: Any, name: str) -> None:

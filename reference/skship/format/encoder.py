@@ -33,12 +33,23 @@ _NoneType = type(None)
 _json = msgspec.json.Encoder()
 
 
+_DESCRS: dict[np.dtype[Any], Any] = {}
+_NAMES: dict[type, str] = {}
+
+
 def dtype_descr(dt: np.dtype[Any]) -> Any:
     """The .npy header descr of a dtype (a string, or a list for structured dtypes)."""
+    try:
+        return _DESCRS[dt]
+    except KeyError:
+        pass
     if dt.fields is None and dt.subdtype is None:
-        return dt.str
-    descr = np.lib.format.dtype_to_descr(dt)
-    return _listify(descr)
+        descr = dt.str
+    else:
+        descr = _listify(np.lib.format.dtype_to_descr(dt))
+    if len(_DESCRS) < 4096:
+        _DESCRS[dt] = descr
+    return descr
 
 
 def _listify(x: Any) -> Any:
@@ -246,14 +257,29 @@ class Encoder:
             return node
         node = {"t": "ndarray", "dtype": dtype_descr(dt), "shape": list(x.shape)}
         self._open(x, node)
+        order = None
         if x.flags.c_contiguous:
             flat = x.reshape(-1)
         elif x.flags.f_contiguous:
-            node["order"] = "F"
+            order = "F"
             flat = x.T.reshape(-1)
         else:
             flat = np.ascontiguousarray(x).reshape(-1)
         node["data"] = list(self.data.add(memoryview(flat.view(np.uint8))))
+        if order is not None:
+            node["order"] = order
+        self._close(x)
+        return node
+
+    def _masked(self, x: np.ma.MaskedArray[Any, Any]) -> Any:
+        ref = self._seen(x)
+        if ref is not None:
+            return ref
+        node: dict[str, Any] = {"t": "masked"}
+        self._open(x, node, immutable=True)
+        node["data"] = self._ndarray(np.asarray(x.data))
+        node["mask"] = self._ndarray(np.ma.getmaskarray(x))
+        node["fill_value"] = self.encode(x.fill_value)
         self._close(x)
         return node
 
@@ -326,8 +352,10 @@ class Encoder:
         if isinstance(obj, np.generic):
             return self._npscalar(obj)
         if isinstance(obj, np.ndarray):
-            if isinstance(obj, np.memmap) or t.__name__ == "memmap":
+            if t is np.memmap:
                 return self._ndarray(np.asarray(obj))
+            if t is np.ma.MaskedArray:
+                return self._masked(obj)
             raise UnsupportedTypeError(f"ndarray subclass {t.__module__}.{t.__qualname__}")
         if isinstance(obj, np.dtype):
             return {"t": "dtype", "dtype": dtype_descr(obj)}
@@ -348,7 +376,11 @@ class Encoder:
         return self._object(obj)
 
     def _name(self, obj: Any) -> str:
-        name = qualified_name(obj)
+        name = _NAMES.get(obj) if isinstance(obj, type) else None
+        if name is None:
+            name = qualified_name(obj)
+            if name is not None and isinstance(obj, type):
+                _NAMES[obj] = name
         if name is None:
             raise UnsupportedTypeError(
                 f"{obj!r} cannot be found again by its name (a lambda, a local or nested "
@@ -416,12 +448,14 @@ class Encoder:
         if node["t"] == "reduce":
             # The object exists once its type is called; refs from its state are fine.
             self._memo[id(obj)][2] = False
-        if listitems is not None:
-            node["elems"] = [self.encode(i) for i in listitems]
-        if dictitems is not None:
-            node["items"] = [[self.encode(k), self.encode(v)] for k, v in dictitems]
+        # Keys in the schema's field order (state, items, elems), which is also the
+        # document order that ids and refs follow.
         if state is not None:
             node["state"] = self.encode(state)
+        if dictitems is not None:
+            node["items"] = [[self.encode(k), self.encode(v)] for k, v in dictitems]
+        if listitems is not None:
+            node["elems"] = [self.encode(i) for i in listitems]
         self._close(obj)
         return node
 

@@ -40,10 +40,15 @@ class TrustPolicy:
         return sorted({n for n in names if n not in trusted})
 
 
+@cache
+def _default_policy() -> TrustPolicy:
+    return TrustPolicy()
+
+
 def make_policy(trusted: Any) -> TrustPolicy:
     """Build a policy from ``trusted=``: None, or an iterable of names, types or functions."""
     if trusted is None:
-        return TrustPolicy()
+        return _default_policy()
     if isinstance(trusted, str | bytes | bool) or not isinstance(trusted, Iterable):
         raise TypeError(
             "trusted= takes a list of qualified names, types or functions, for example "

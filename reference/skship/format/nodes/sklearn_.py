@@ -8,6 +8,7 @@ neighbor models safe to trust by default.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,13 @@ def _bad(what: str, msg: str) -> ValidationError:
 
 def _int(x: Any) -> bool:
     return isinstance(x, int | np.integer) and not isinstance(x, bool)
+
+
+@cache
+def _node_dtype() -> Any:
+    from sklearn.tree._tree import NODE_DTYPE
+
+    return NODE_DTYPE
 
 
 def validate_tree(name: str, args: Any, state: Any) -> None:
@@ -48,9 +56,7 @@ def validate_tree(name: str, args: Any, state: Any) -> None:
     nodes, values, count = state.get("nodes"), state.get("values"), state.get("node_count")
     if not isinstance(nodes, np.ndarray) or not isinstance(values, np.ndarray) or not _int(count):
         raise _bad(what, "state needs 'nodes', 'values' arrays and 'node_count'")
-    from sklearn.tree._tree import NODE_DTYPE
-
-    if nodes.dtype != NODE_DTYPE or nodes.ndim != 1 or len(nodes) != count or count < 1:
+    if nodes.dtype != _node_dtype() or nodes.ndim != 1 or len(nodes) != count or count < 1:
         raise _bad(what, "nodes must be a 1-d array of node_count tree nodes")
     max_classes = int(n_classes.max())
     if values.shape != (count, n_outputs, max_classes) or values.dtype != np.float64:
@@ -58,19 +64,22 @@ def validate_tree(name: str, args: Any, state: Any) -> None:
             what, f"values must be float64 of shape {(count, n_outputs, max_classes)}, got {values.shape}"
         )
     left, right, feature = nodes["left_child"], nodes["right_child"], nodes["feature"]
-    idx = np.arange(count)
     leaf = left == TREE_LEAF
-    if np.any(leaf != (right == TREE_LEAF)):
+    if not np.array_equal(leaf, right == TREE_LEAF):
         raise _bad(what, "a node has exactly one child")
-    inner = ~leaf
-    # Children come after their parent: no index out of range and no cycles.
-    if np.any((left[inner] <= idx[inner]) | (left[inner] >= count)):
-        raise _bad(what, "a left child index is out of range")
-    if np.any((right[inner] <= idx[inner]) | (right[inner] >= count)):
-        raise _bad(what, "a right child index is out of range")
-    f = feature[inner]
-    if f.size and (int(f.min()) < 0 or int(f.max()) >= n_features):
-        raise _bad(what, f"a split feature is outside [0, {n_features})")
+    # Children come after their parent (so no index is out of range and there is no
+    # cycle), and split features are in range; leaves are exempt. One vectorised pass.
+    idx = np.arange(count)
+    ok = (left > idx) & (left < count) & (right > idx) & (right < count)
+    ok &= (feature >= 0) & (feature < n_features)
+    ok |= leaf
+    if not ok.all():
+        bad = int(np.argmin(ok))
+        raise _bad(
+            what,
+            f"node {bad} has children ({int(left[bad])}, {int(right[bad])}) or feature "
+            f"{int(feature[bad])} outside the tree (node_count {count}, n_features {n_features})",
+        )
     md = state.get("max_depth")
     if md is not None and (not _int(md) or md < 0 or md > count):
         raise _bad(what, "max_depth is not consistent with the node count")
