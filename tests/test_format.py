@@ -387,3 +387,128 @@ def test_error_codes_are_registered_and_unique() -> None:
     assert len(errors.CODES) == len(set(errors.CODES))
     with pytest.raises(ValueError):
         errors.FormatError("x", code="E-NOT-A-CODE")
+
+
+# ------------------------------------------------- regressions found by the spec review
+
+
+def test_tree_without_state_is_refused() -> None:
+    root = {"t": "reduce", "type": "sklearn.tree._tree.Tree",
+            "args": [2, {"t": "ndarray", "dtype": "<i8", "shape": [1], "data": [0, 8]}, 1]}
+    data = np.array([2], dtype="<i8").tobytes()
+    assert code_of(file_with(root, data + bytes(8))) == "E-VALIDATION-INDEX"
+
+
+def test_sets_sharing_elements_are_deterministic_and_loadable() -> None:
+    import subprocess
+
+    code = (
+        "import sys, skship; t = ('shared',); s = {('x', t), ('y', t), ('z', t), frozenset({t})}; "
+        "sys.stdout.buffer.write(skship.dumps(s))"
+    )
+    outs = set()
+    for seed in ("0", "2", "7"):
+        import os
+
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        outs.add(subprocess.run([sys.executable, "-c", code], capture_output=True, env=env, check=True).stdout)
+    assert len(outs) == 1
+    loaded = skship.loads(outs.pop())
+    assert {e for e in loaded if isinstance(e, tuple)} == {("x", ("shared",)), ("y", ("shared",)), ("z", ("shared",))}
+
+
+def test_invalid_utf8_inside_a_string() -> None:
+    raw = msgspec.json.encode(document("abc")).replace(b'"abc"', b'"a\xffc"')
+    assert code_of(build(raw)) == "E-SCHEMA-JSON"
+
+
+@pytest.mark.parametrize(
+    "root",
+    [
+        {"t": "ndarray", "dtype": "<f8", "shape": [0, 2**61, 2**61], "data": [0, 0]},
+        {"t": "objarray", "shape": [0, 2**61, 2**61], "v": []},
+        {"t": "ndarray", "dtype": "|V0", "shape": [2**61, 2**61], "data": [0, 0]},
+    ],
+)
+def test_absurd_empty_shapes(root: object) -> None:
+    with pytest.raises(errors.FormatError):
+        skship.loads(file_with(root))
+
+
+def test_writer_and_reader_agree_on_edge_values() -> None:
+    nested: object = {1: float("nan")}
+    for _ in range(390):
+        nested = {1: nested}
+    assert skship.loads(skship.dumps(nested)) is not None
+    for _ in range(20):
+        nested = {1: nested}
+    with pytest.raises(errors.UnsupportedTypeError):
+        skship.dumps(nested)
+    with pytest.raises(errors.UnsupportedTypeError):
+        skship.dumps(range(2**64))
+    with pytest.raises(errors.UnsupportedTypeError):
+        skship.dumps(np.dtype(("<f8", (2,))))
+    with pytest.raises(errors.UnsupportedTypeError):
+        skship.dumps(np.zeros(2, dtype=np.longdouble))
+    with pytest.raises(errors.UnsupportedTypeError):
+        skship.dumps(np.zeros(2, dtype=np.dtype({"names": ["a"], "formats": ["<f8"], "titles": ["A"]})))
+
+
+def test_sparse_and_masked_parts_shared_elsewhere() -> None:
+    from scipy import sparse
+
+    m = sparse.csr_matrix(np.eye(3))
+    masked = np.ma.MaskedArray(np.arange(3.0), mask=[True, False, False])
+    loaded = skship.loads(skship.dumps([m.data, m, masked, masked.data]))
+    assert (loaded[1] != m).nnz == 0
+    np.testing.assert_array_equal(loaded[2].mask, masked.mask)
+    assert loaded[2].fill_value == masked.fill_value
+
+
+class _SelfArg:
+    def __init__(self) -> None:
+        self.me = self
+
+    def __reduce__(self) -> tuple[object, ...]:
+        import copyreg
+
+        return (copyreg.__newobj__, (_SelfArg, self), None)
+
+
+def test_object_whose_new_args_reach_itself_is_refused_at_write() -> None:
+    with pytest.raises(errors.UnsupportedTypeError):
+        skship.dumps(_SelfArg())
+
+
+def test_extension_is_checked_before_the_schema() -> None:
+    doc = document({"t": "chunked-array", "chunks": []}, extensions=["chunked-data"])
+    assert code_of(build(doc)) == "E-EXTENSION-UNKNOWN"
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        document(2**63),
+        document({"t": "type", "name": "not a name"}),
+        document({"t": "type", "name": "nodots"}),
+        {**document(1), "data": {"member": "data", "compression": "none", "size": 1, "sha256": "XYZ"}},
+        document(1, extensions=["a", "a"]),
+    ],
+)
+def test_schema_rules_json_schema_states(doc: dict[str, object]) -> None:
+    assert code_of(build(doc)) == "E-SCHEMA-INVALID"
+
+
+@pytest.mark.parametrize(
+    "root",
+    [
+        {"t": "reduce", "type": "builtins.type", "args": ["X", {"t": "tuple", "v": []}, {"t": "dict", "v": {}}]},
+        {"t": "reduce", "type": "numpy.ndarray", "args": [{"t": "tuple", "v": [1000]}]},
+        {"t": "object", "type": "builtins.type", "args": ["X", {"t": "tuple", "v": []}, {"t": "dict", "v": {}}]},
+    ],
+)
+def test_reference_only_names_cannot_be_constructed(root: object) -> None:
+    blob = file_with(root)
+    assert skship.get_untrusted_types(blob) in (["builtins.type"], ["numpy.ndarray"])
+    assert code_of(blob) == "E-TRUST-UNTRUSTED-TYPE"
+    assert skship.loads(file_with({"t": "type", "name": "numpy.ndarray"})) is np.ndarray

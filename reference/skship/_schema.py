@@ -27,9 +27,9 @@ __all__ = [
     "Generator",
     "Int",
     "List",
+    "MaskedArray",
     "NamedTuple",
     "Node",
-    "MaskedArray",
     "NumpyScalar",
     "Object",
     "ObjectArray",
@@ -50,12 +50,7 @@ __all__ = [
 ]
 
 
-class _Node(msgspec.Struct,
-    frozen=True,
-    kw_only=True,
-    forbid_unknown_fields=True,
-    omit_defaults=True,
-    tag_field="t",):
+class _Node(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag_field="t"):
     """Base of every node: a tagged, frozen Struct."""
 
 
@@ -66,7 +61,7 @@ class Float(_Node, frozen=True, tag="float"):
 
 
 class Int(_Node, frozen=True, tag="int"):
-    """A Python int with |x| >= 2**63, as its decimal text. Smaller ints are plain JSON integers."""
+    """A Python int too large for a plain JSON integer (writers use it for |x| >= 2**63), as signed lower-case hexadecimal text: Python's hex(x)."""
 
     v: str
 
@@ -191,7 +186,7 @@ class ObjectArray(_Node, frozen=True, tag="objarray"):
 
 
 class MaskedArray(_Node, frozen=True, tag="masked"):
-    """A numpy.ma.MaskedArray: data and a bool mask of the same shape (ndarray or objarray nodes), and its fill value."""
+    """A numpy.ma.MaskedArray: data and mask are Values that construct to arrays of the same shape (the mask of dtype bool); fill_value absent or null means numpy's default."""
 
     data: Value
     mask: Value
@@ -284,18 +279,14 @@ class Ref(_Node, frozen=True, tag="ref"):
     id: int
 
 
-class Writer(
-    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
-):
+class Writer(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The program that wrote the file and its version."""
 
     name: str
     version: str
 
 
-class Environment(
-    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False, omit_defaults=True
-):
+class Environment(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False):
     """Versions of Python and the libraries present when the file was written. Informative only; writers MAY add other names, readers ignore the ones they do not know."""
 
     python: str | None = None
@@ -304,9 +295,7 @@ class Environment(
     sklearn: str | None = None
 
 
-class DataInfo(
-    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
-):
+class DataInfo(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The data member: its name, compression, uncompressed size in bytes and the SHA-256 of its uncompressed bytes."""
 
     member: Literal["data"]
@@ -315,9 +304,7 @@ class DataInfo(
     sha256: str
 
 
-class Feature(
-    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
-):
+class Feature(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One input column: its name, its numpy dtype name and, for a categorical column, its categories."""
 
     name: str
@@ -325,18 +312,14 @@ class Feature(
     categories: list[Value] | None = None
 
 
-class Signature(
-    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
-):
+class Signature(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The model's input: its columns in order, and whether they have names (a DataFrame) or not (an array)."""
 
     features: list[Feature]
     named: bool
 
 
-class Document(
-    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
-):
+class Document(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The schema.json member of a protocol-3 .skops file: who wrote it, with which library versions, the root Value, the data section's description, an optional input signature and the must-understand extensions."""
 
     protocol: int

@@ -7,12 +7,13 @@ import os
 import sys
 import warnings
 from collections.abc import Iterable
+from functools import cache
 from typing import IO, Any
 
 import msgspec
 
 from skship import __version__
-from skship.errors import SkshipError, UntrustedTypesError, VersionMismatchWarning
+from skship.errors import InvalidArgumentError, SkshipError, UntrustedTypesError, VersionMismatchWarning
 from skship.format.container import (
     DATA_MEMBER,
     DataVerifier,
@@ -22,6 +23,7 @@ from skship.format.container import (
     write_container,
 )
 from skship.format.limits import DEFAULT_LIMITS, Limits
+from skship.format.recursion import recursion_limit
 
 __all__ = ["dump", "dumps", "get_untrusted_types", "load", "loads"]
 
@@ -30,18 +32,18 @@ _COMPRESSIONS = (None, "none", "deflate", "zstd")
 _json = msgspec.json.Encoder()
 
 
-_PY_VERSION = ".".join(map(str, sys.version_info[:3]))
-
-
+@cache
 def _environment() -> dict[str, str]:
-    """Versions of the libraries the object could depend on. A library that is not
-    imported cannot have contributed to the object, so it is not recorded."""
-    env = {"python": _PY_VERSION}
-    modules = sys.modules
-    for key in ("numpy", "scipy", "sklearn"):
-        version = getattr(modules.get(key), "__version__", None)
-        if isinstance(version, str):
-            env[key] = version
+    """Installed versions of Python and the libraries models depend on, read from
+    package metadata: the same in every process, and nothing gets imported."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    env = {"python": ".".join(map(str, sys.version_info[:3]))}
+    for key, dist in (("numpy", "numpy"), ("scipy", "scipy"), ("sklearn", "scikit-learn")):
+        try:
+            env[key] = version(dist)
+        except PackageNotFoundError:
+            continue
     return env
 
 
@@ -55,18 +57,11 @@ def _serialize(obj: Any, compression: str | None, sample: Any) -> list[Any]:
     from skship.format.encoder import Encoder
 
     if compression not in _COMPRESSIONS:
-        raise SkshipError(
-            f"compression must be one of None, 'deflate', 'zstd'; got {compression!r}",
-            code="E-WRITE-INVALID-ARGUMENT",
-        )
+        raise InvalidArgumentError(f"compression must be one of None, 'deflate', 'zstd'; got {compression!r}")
     comp = compression or "none"
     enc = Encoder()
-    old = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(old, 4 * DEFAULT_LIMITS.max_depth + 500))
-    try:
+    with recursion_limit(DEFAULT_LIMITS.max_depth):
         root = enc.encode(obj)
-    finally:
-        sys.setrecursionlimit(old)
     doc: dict[str, Any] = {
         "protocol": 3,
         "writer": {"name": "skship", "version": __version__},
@@ -82,7 +77,8 @@ def _serialize(obj: Any, compression: str | None, sample: Any) -> list[Any]:
     if sample is not None:
         doc["signature"] = _signature(sample)
     try:
-        schema = _json.encode(doc)
+        with recursion_limit(DEFAULT_LIMITS.max_depth):
+            schema = _json.encode(doc)
     except (TypeError, ValueError, msgspec.EncodeError) as exc:
         raise SkshipError(f"cannot encode the value tree: {exc}", code="E-WRITE-UNSUPPORTED-TYPE") from None
     out: list[Any] = []
@@ -141,20 +137,17 @@ def _read(buf: Any, trusted: Any, limits: Limits | None, verify: bool, copy: boo
             "the archive has a data member that schema.json does not describe",
             code="E-CONTAINER-MEMBER-UNKNOWN",
         )
-    _warn_versions(doc.environment.sklearn)
     builder = Builder(data, validators(), list(generic_validators()))
-    old = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(old, 4 * limits.max_depth + 500))
     try:
-        obj = builder.build(doc.root)
+        with recursion_limit(limits.max_depth):
+            obj = builder.build(doc.root)
     except BaseException:
         if verifier is not None:
             verifier.check()  # a corrupted file explains the failure better
         raise
-    finally:
-        sys.setrecursionlimit(old)
     if verifier is not None:
         verifier.check()
+    _warn_versions(doc.environment.sklearn)
     return obj
 
 
@@ -210,7 +203,7 @@ def load(
     """
     if mmap:
         if not isinstance(file, str | os.PathLike):
-            raise SkshipError("mmap=True needs a path", code="E-WRITE-INVALID-ARGUMENT")
+            raise InvalidArgumentError("mmap=True needs a path to a file")
         with open(file, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             if size == 0:

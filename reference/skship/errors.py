@@ -13,6 +13,7 @@ __all__ = [
     "ContainerError",
     "FormatError",
     "IntegrityError",
+    "InvalidArgumentError",
     "LimitError",
     "SchemaError",
     "SkshipError",
@@ -64,14 +65,17 @@ CODES: dict[str, str] = {
     "E-LIMIT-ARRAY-BYTES": "one array is larger than the per-array limit",
     "E-LIMIT-MEMBERS": "the archive has more members than the limit",
     "E-WRITE-UNSUPPORTED-TYPE": "the object holds a value that protocol 3 cannot represent",
-    "E-WRITE-INVALID-ARGUMENT": "an argument to dump/dumps is not valid",
+    "E-INVALID-ARGUMENT": "an argument to an API function is not valid (trusted=True, mmap "
+    "without a path, an unknown compression, a malformed sample, ...)",
+    "E-DEPENDENCY-MISSING": "an optional package the call needs is not installed",
+    "E-INTERNAL": "an error without a more specific code; please report it",
 }
 
 
 class SkshipError(Exception):
     """Base class of every error skship raises on purpose."""
 
-    code: str = "E-UNKNOWN"
+    code: str = "E-INTERNAL"
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         if code is not None:
@@ -149,6 +153,12 @@ class UnsupportedTypeError(SkshipError, TypeError):
     """dump() met a value it cannot represent safely."""
 
     code = "E-WRITE-UNSUPPORTED-TYPE"
+
+
+class InvalidArgumentError(SkshipError, TypeError):
+    """An API function was called with an argument it cannot accept."""
+
+    code = "E-INVALID-ARGUMENT"
 
 
 class VersionMismatchWarning(UserWarning):

@@ -34,14 +34,20 @@ from skship.errors import (
 )
 from skship.format.encoder import BIT_GENERATORS
 from skship.format.limits import Limits
+from skship.format.recursion import recursion_limit
 from skship.format.names import resolve
 
-__all__ = ["Audit", "Builder", "audit", "decode_document", "parse_dtype"]
+__all__ = ["ARGS_ONLY", "Audit", "Builder", "audit", "decode_document", "parse_dtype"]
 
 PROTOCOL = 3
+_INT_LIMIT = 2**63
 KNOWN_EXTENSIONS: frozenset[str] = frozenset()
 _decoder = msgspec.json.Decoder(S.Document)
-_SIMPLE_DTYPE = re.compile(r"\A[<>|=]?(?:[?bBhHiIlLqQpPefdgFDG]|[iufcbVSU]\d+|[mM]8(?:\[\d*[a-zA-Z]+\])?)\Z")
+# Explicit byte order and size only: '<f8', '|b1', '>i4', '<U10', '|S3', '|V8',
+# '<M8[ns]'. Native-order ('=') and single-letter codes vary between platforms.
+_SIMPLE_DTYPE = re.compile(r"\A[<>|](?:[iufcbVSU][0-9]{1,9}|[mM]8(?:\[[0-9]{0,9}[a-zA-Z]{1,3}\])?)\Z", re.ASCII)
+_SHA256 = re.compile(r"\A[0-9a-f]{64}\Z")
+_QUALNAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+\Z", re.ASCII)
 _HEX_INT = re.compile(r"\A-?0x[0-9a-f]+\Z")
 
 
@@ -60,9 +66,7 @@ _canonical = msgspec.json.Encoder()
 def decode_document(raw: bytes, limits: Limits) -> S.Document:
     """Decode schema.json into Structs. Refuses invalid UTF-8/JSON, schema violations,
     duplicate keys, other protocols and unknown must-understand extensions."""
-    old = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(old, 3 * limits.max_depth + 200))
-    try:
+    with recursion_limit(limits.max_depth):
         try:
             doc = _decoder.decode(raw)
         except RecursionError:
@@ -71,30 +75,44 @@ def decode_document(raw: bytes, limits: Limits) -> S.Document:
                 code="E-LIMIT-DEPTH",
             ) from None
         except msgspec.ValidationError as exc:
+            # A newer protocol or an unknown extension explains a schema mismatch
+            # better than the mismatch itself.
             _check_protocol(raw)
             _check_duplicates(raw)
             raise SchemaError(f"schema.json does not follow the protocol-3 schema: {exc}") from None
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             raise SchemaError(f"schema.json is not valid UTF-8 JSON: {exc}", code="E-SCHEMA-JSON") from None
         # Files in canonical form (every file skship writes) re-encode to the same
         # bytes, which proves they hold no duplicate keys; anything else gets the full,
         # slower check.
         if _canonical.encode(doc) != raw:
             _check_duplicates(raw)
-    finally:
-        sys.setrecursionlimit(old)
+    _check_header(doc)
+    return doc
+
+
+def _check_header(doc: S.Document) -> None:
     if doc.protocol != PROTOCOL:
         raise UnsupportedProtocolError(
             f"the file uses protocol {doc.protocol}; this reader implements protocol {PROTOCOL}. "
             "Upgrade skship to read it."
         )
-    unknown = [e for e in doc.extensions if e not in KNOWN_EXTENSIONS]
+    _check_extensions(doc.extensions)
+    if doc.data is not None and (doc.data.size < 0 or not _SHA256.match(doc.data.sha256)):
+        raise SchemaError("data.size must be >= 0 and data.sha256 64 lowercase hex digits")
+
+
+def _check_extensions(extensions: Any) -> None:
+    if not isinstance(extensions, list) or not all(isinstance(e, str) for e in extensions):
+        return  # the schema check reports it
+    if len(set(extensions)) != len(extensions):
+        raise SchemaError("extensions lists a name twice")
+    unknown = [e for e in extensions if e not in KNOWN_EXTENSIONS]
     if unknown:
         raise UnsupportedProtocolError(
             f"the file needs extension(s) this reader does not know: {', '.join(unknown)}",
             code="E-EXTENSION-UNKNOWN",
         )
-    return doc
 
 
 def _check_duplicates(raw: bytes) -> None:
@@ -109,10 +127,11 @@ def _check_duplicates(raw: bytes) -> None:
 
 
 def _check_protocol(raw: bytes) -> None:
-    """A file from a newer protocol may not match our schema: say so, not 'invalid'."""
+    """Called when schema.json does not match our schema: a newer protocol or an
+    unknown extension is the real reason, and gets its own code."""
     try:
         head = msgspec.json.decode(raw, type=dict[str, Any])
-    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeDecodeError):
         return
     p = head.get("protocol")
     if isinstance(p, int) and not isinstance(p, bool) and p != PROTOCOL:
@@ -120,6 +139,7 @@ def _check_protocol(raw: bytes) -> None:
             f"the file uses protocol {p}; this reader implements protocol {PROTOCOL}. "
             "Upgrade skship to read it."
         )
+    _check_extensions(head.get("extensions", []))
 
 
 _DTYPES: dict[str, np.dtype[Any]] = {}
@@ -138,7 +158,10 @@ def parse_dtype(descr: Any) -> np.dtype[Any]:
             dt = np.dtype(descr)
         except (TypeError, ValueError):
             raise SchemaError(f"dtype {descr!r} is not a valid .npy descr", code="E-DATA-DTYPE") from None
-        _DTYPES[descr] = dt
+        if dt.kind in "fc" and dt.itemsize > (8 if dt.kind == "f" else 16):
+            raise SchemaError(f"dtype {descr!r} (long double) is not portable", code="E-DATA-DTYPE")
+        if len(_DTYPES) < 4096:
+            _DTYPES[descr] = dt
         return dt
     key = _canonical.encode(descr)
     cached = _STRUCTURED.get(key)
@@ -239,6 +262,8 @@ def audit(doc: S.Document, limits: Limits) -> Audit:  # noqa: C901 - one flat lo
     while stack:
         v, depth = stack.pop()
         if type(v) in _SCALARS:
+            if type(v) is int and not -_INT_LIMIT < v < _INT_LIMIT:
+                raise SchemaError(f"integer {v} is outside the int64 range; use an int node")
             continue
         count += 1
         if count > max_nodes:
@@ -251,12 +276,16 @@ def audit(doc: S.Document, limits: Limits) -> Audit:  # noqa: C901 - one flat lo
             continue  # checked during construction, in document order
         node_id = getattr(v, "id", None)
         if node_id is not None:
+            if node_id < 0:
+                raise SchemaError(f"node id {node_id} is negative")
             if node_id in declared:
                 raise SchemaError(f"two nodes declare id {node_id}", code="E-REF-DUPLICATE-ID")
             declared.add(node_id)
         name_attr = _NAME_ATTR.get(t)
         if name_attr is not None:
-            names.setdefault(getattr(v, name_attr), t.__name__.lower())
+            name = getattr(v, name_attr)
+            if kind == _K_OBJECT or name not in names:
+                names[name] = t.__name__.lower()
         d = depth + 1
         if kind == _K_SEQ:
             for c in reversed(v.v):
@@ -334,6 +363,9 @@ def audit(doc: S.Document, limits: Limits) -> Audit:  # noqa: C901 - one flat lo
             push((v.mask, d))
             push((v.data, d))
     result.nodes = count
+    for name in names:
+        if not _QUALNAME.match(name):
+            raise SchemaError(f"{name[:80]!r} is not a qualified Python name")
     _check_overlap(spans)
     if doc.data is not None and not spans and doc.data.size:
         pass  # a data section nobody references is allowed (padding-only is harmless)
@@ -341,8 +373,10 @@ def audit(doc: S.Document, limits: Limits) -> Audit:  # noqa: C901 - one flat lo
 
 
 def _check_shape(shape: list[int]) -> None:
-    if any(type(s) is not int or s < 0 for s in shape) or len(shape) > 64:
-        raise SchemaError(f"shape {shape} is not a list of at most 64 non-negative ints")
+    if len(shape) > 32 or any(type(s) is not int or not 0 <= s < 2**62 for s in shape):
+        raise SchemaError(f"shape {shape[:40]} is not a list of at most 32 non-negative ints")
+    if 0 not in shape and math.prod(shape) >= 2**62:
+        raise SchemaError(f"shape {shape} has too many elements")
 
 
 def _check_ref(off: int, n: int, size: int, limits: Limits) -> None:
@@ -381,6 +415,15 @@ class _Open:
 
 
 _OPEN = _Open()
+
+
+class _ArgsOnly:
+    """Passed as the state when validators run before construction, on the args."""
+
+    __slots__ = ()
+
+
+ARGS_ONLY = _ArgsOnly()
 Validator = Callable[[str, Any, Any], None]
 
 
@@ -557,7 +600,10 @@ class Builder:
         shape = tuple(v.shape)
         count = math.prod(shape)
         if dt.itemsize == 0 or count == 0:
-            arr = np.zeros(shape, dtype=dt)
+            try:
+                arr = np.zeros(shape, dtype=dt)
+            except (ValueError, MemoryError):
+                raise SchemaError(f"an empty array of shape {shape} is too large", code="E-VALUE-INVALID") from None
         else:
             flat = np.frombuffer(self.data, dtype=dt, count=count, offset=off)
             arr = flat.reshape(shape[::-1]).T if v.order == "F" else flat.reshape(shape)
@@ -565,7 +611,10 @@ class Builder:
         return arr
 
     def _objarray(self, v: S.ObjectArray) -> np.ndarray[Any, Any]:
-        arr = np.empty(tuple(v.shape), dtype=object)
+        try:
+            arr = np.empty(tuple(v.shape), dtype=object)
+        except (ValueError, MemoryError):
+            raise SchemaError(f"an object array of shape {v.shape} is too large", code="E-VALUE-INVALID") from None
         self._register(v, arr)
         flat = arr.reshape(-1)
         build = self.build
@@ -644,6 +693,7 @@ class Builder:
     def _object(self, v: S.Object) -> Any:
         cls = self._resolve(v.type, "type")
         args = [self.build(a) for a in v.args] if v.args else []
+        self._validate(v.type, args, ARGS_ONLY)
         try:
             obj = cls.__new__(cls, *args)
         except Exception as exc:
@@ -654,6 +704,7 @@ class Builder:
         state = self.build(v.state) if v.state is not None else None
         items = [(self.build(k), self.build(x)) for k, x in v.items] if v.items is not None else None
         elems = [self.build(c) for c in v.elems] if v.elems is not None else None
+        self._validate(v.type, args, state)
         try:
             if elems is not None:
                 obj.extend(elems)
@@ -663,7 +714,6 @@ class Builder:
         except Exception as exc:
             raise ConstructionError(f"{v.type} refused its stored items: {exc}") from None
         if v.state is not None:
-            self._validate(v.type, args, state)
             _setstate(obj, state, v.type)
         return obj
 
@@ -671,15 +721,15 @@ class Builder:
         cls = self._resolve(v.type, "type")
         self._register(v, _OPEN)
         args = [self.build(a) for a in v.args]
-        self._validate(v.type, args, None)
+        self._validate(v.type, args, ARGS_ONLY)
         try:
             obj = cls(*args)
         except Exception as exc:
             raise ConstructionError(f"{v.type} refused the stored arguments: {exc}") from None
         self._register(v, obj)
+        state = self.build(v.state) if v.state is not None else None
+        self._validate(v.type, args, state)
         if v.state is not None:
-            state = self.build(v.state)
-            self._validate(v.type, args, state)
             _setstate(obj, state, v.type)
         return obj
 

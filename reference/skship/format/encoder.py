@@ -75,7 +75,8 @@ class Encoder:
         self._memo: dict[int, list[Any]] = {}
         self._next_id = 0
         self._depth = 0
-        self._max_depth = DEFAULT_LIMITS.max_depth
+        # The reader counts leaf nodes (a float node, a type node) as a level too.
+        self._max_depth = DEFAULT_LIMITS.max_depth - 1
         self._exact = {
             _NoneType: _ident,
             bool: _ident,
@@ -155,7 +156,10 @@ class Encoder:
         return {"t": "slice", "v": [self.encode(x.start), self.encode(x.stop), self.encode(x.step)]}
 
     def _range(self, x: range) -> Any:
-        return {"t": "range", "v": [self._int(x.start), self._int(x.stop), self._int(x.step)]}
+        v = [x.start, x.stop, x.step]
+        if not all(-_INT_MAX < i < _INT_MAX for i in v):
+            raise UnsupportedTypeError("a range with bounds outside the int64 range")
+        return {"t": "range", "v": v}
 
     # -- containers ------------------------------------------------------------------
 
@@ -187,9 +191,14 @@ class Encoder:
             return ref
         node: dict[str, Any] = {"t": "set" if type(x) is set else "frozenset"}
         self._open(x, node, immutable=type(x) is frozenset)
-        items = [self.encode(i) for i in x]
-        items.sort(key=_json.encode)
-        node["v"] = items
+        # Order the elements by an encoding that does not depend on the memo (so not
+        # on hash order), then encode them in that order: ids and refs then follow
+        # document order whatever PYTHONHASHSEED is.
+        keyed = sorted(((_sort_key(i), n, i) for n, i in enumerate(x)), key=lambda k: k[0])
+        for a, b in zip(keyed, keyed[1:], strict=False):
+            if a[0] == b[0]:
+                raise UnsupportedTypeError("a set holds two elements with the same encoding")
+        node["v"] = [self.encode(i) for _, _, i in keyed]
         self._close(x)
         return node
 
@@ -201,9 +210,10 @@ class Encoder:
         node: dict[str, Any] = {
             "t": "dict" if t is dict else ("odict" if t is collections.OrderedDict else "defaultdict")
         }
-        self._open(x, node)
+        self._open(x, node, immutable=t is collections.defaultdict)
         if t is collections.defaultdict:
             node["factory"] = self.encode(x.default_factory)  # type: ignore[attr-defined]
+            self._memo[id(x)][2] = False
         self._dict_body(x, node)
         self._close(x)
         return node
@@ -241,6 +251,10 @@ class Encoder:
 
     # -- numpy -----------------------------------------------------------------------
 
+    def _array_node(self, x: np.ndarray[Any, Any]) -> Any:
+        """An array node that is never a ref (sparse and masked parts must be inline)."""
+        return self._ndarray(x.view() if self._memo.get(id(x)) is not None else x)
+
     def _ndarray(self, x: np.ndarray[Any, Any]) -> Any:
         ref = self._seen(x)
         if ref is not None:
@@ -255,7 +269,7 @@ class Encoder:
             node["v"] = [enc(i) for i in x.ravel(order="C").tolist()] if x.ndim else [enc(x.item())]
             self._close(x)
             return node
-        node = {"t": "ndarray", "dtype": dtype_descr(dt), "shape": list(x.shape)}
+        node = {"t": "ndarray", "dtype": self._descr(dt), "shape": list(x.shape)}
         self._open(x, node)
         order = None
         if x.flags.c_contiguous:
@@ -277,11 +291,20 @@ class Encoder:
             return ref
         node: dict[str, Any] = {"t": "masked"}
         self._open(x, node, immutable=True)
-        node["data"] = self._ndarray(np.asarray(x.data))
-        node["mask"] = self._ndarray(np.ma.getmaskarray(x))
+        node["data"] = self._array_node(np.asarray(x.data))
+        node["mask"] = self._array_node(np.ma.getmaskarray(x))
         node["fill_value"] = self.encode(x.fill_value)
         self._close(x)
         return node
+
+    def _descr(self, dt: np.dtype[Any]) -> Any:
+        if dt.subdtype is not None and dt.fields is None:
+            raise UnsupportedTypeError(f"sub-array dtype {dt} (use an array of the base dtype)")
+        if _has_titles(dt):
+            raise UnsupportedTypeError(f"structured dtype {dt} with field titles")
+        if _has_longdouble(dt):
+            raise UnsupportedTypeError(f"dtype {dt}: long double is not portable between platforms")
+        return dtype_descr(dt)
 
     def _npscalar(self, x: np.generic) -> Any:
         arr = np.asarray(x)
@@ -289,7 +312,7 @@ class Encoder:
             raise UnsupportedTypeError("numpy object scalars")
         return {
             "t": "npscalar",
-            "dtype": dtype_descr(arr.dtype),
+            "dtype": self._descr(arr.dtype),
             "b": base64.b64encode(arr.tobytes()).decode("ascii"),
         }
 
@@ -341,7 +364,7 @@ class Encoder:
         else:
             coo = x if fmt == "coo" else x.tocoo()
             parts = {"data": coo.data, "row": coo.row, "col": coo.col}
-        node["arrays"] = {k: self._ndarray(np.asarray(v)) for k, v in parts.items()}
+        node["arrays"] = {k: self._array_node(np.asarray(v)) for k, v in parts.items()}
         self._close(x)
         return node
 
@@ -358,7 +381,7 @@ class Encoder:
                 return self._masked(obj)
             raise UnsupportedTypeError(f"ndarray subclass {t.__module__}.{t.__qualname__}")
         if isinstance(obj, np.dtype):
-            return {"t": "dtype", "dtype": dtype_descr(obj)}
+            return {"t": "dtype", "dtype": self._descr(obj)}
         if isinstance(obj, type):
             return {"t": "type", "name": self._name(obj)}
         if isinstance(obj, enum.Enum):
@@ -440,14 +463,17 @@ class Encoder:
                 "which protocol 3 cannot store without running that function at load time; "
                 "register a handler for the type (see 'Supporting your own types')"
             )
-        self._open(obj, node, immutable=node["t"] == "reduce")
-        if node["t"] == "reduce":
+        if node["t"] == "reduce" and (listitems is not None or dictitems is not None):
+            raise UnsupportedTypeError(
+                f"{cls.__module__}.{cls.__qualname__} reduces with list or dict items, "
+                "which a reduce node cannot carry"
+            )
+        # While its arguments are encoded the object does not exist yet on the reading
+        # side, so a ref to it from inside them could not be rebuilt.
+        self._open(obj, node, immutable=True)
+        if node["t"] == "reduce" or new_args:
             node["args"] = [self.encode(a) for a in new_args]
-        elif new_args:
-            node["args"] = [self.encode(a) for a in new_args]
-        if node["t"] == "reduce":
-            # The object exists once its type is called; refs from its state are fine.
-            self._memo[id(obj)][2] = False
+        self._memo[id(obj)][2] = False
         # Keys in the schema's field order (state, items, elems), which is also the
         # document order that ids and refs follow.
         if state is not None:
@@ -464,6 +490,18 @@ def _ident(x: Any) -> Any:
     return x
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _sort_key(x: Any) -> bytes:
+    """The canonical encoding of a set element, made by a fresh encoder."""
+    if type(x) in _PLAIN and (type(x) is not float or math.isfinite(x)) and (
+        type(x) is not int or -_INT_MAX < x < _INT_MAX
+    ):
+        return _json.encode(x)
+    return _json.encode(Encoder().encode(x))
+
+
 def _is_function(obj: Any) -> bool:
     tname = type(obj).__name__
     return tname in {
@@ -474,6 +512,20 @@ def _is_function(obj: Any) -> bool:
         "_ArrayFunctionDispatcher",
         "fused_cython_function",
     } and (getattr(obj, "__self__", None) is None or isinstance(obj.__self__, types.ModuleType))
+
+
+def _has_titles(dt: np.dtype[Any]) -> bool:
+    if dt.fields is None:
+        return dt.subdtype is not None and _has_titles(dt.subdtype[0])
+    return any(len(f) > 2 or _has_titles(f[0]) for f in dt.fields.values())
+
+
+def _has_longdouble(dt: np.dtype[Any]) -> bool:
+    if dt.fields is not None:
+        return any(_has_longdouble(f[0]) for f in dt.fields.values())
+    if dt.subdtype is not None:
+        return _has_longdouble(dt.subdtype[0])
+    return dt.kind in "fc" and dt.itemsize > (8 if dt.kind == "f" else 16)
 
 
 def _has_own_state_methods(cls: type) -> bool:

@@ -13,31 +13,67 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from skship.errors import InvalidArgumentError
 from skship.format.names import qualified_name
 
 __all__ = ["TrustPolicy", "default_trusted", "make_policy"]
 
 
 @cache
+def _sections() -> dict[str, frozenset[str]]:
+    text = Path(__file__).with_name("default_trust.txt").read_text(encoding="utf-8")
+    sections: dict[str, set[str]] = {"construct": set(), "reference": set()}
+    current = sections["reference"]
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = sections[line[1:-1]]
+        else:
+            current.add(line)
+    return {k: frozenset(v) for k, v in sections.items()}
+
+
 def default_trusted() -> frozenset[str]:
-    text = (Path(__file__).with_name("default_trust.txt")).read_text(encoding="utf-8")
-    return frozenset(
-        line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
-    )
+    """Every name a file may name by default (to refer to it, or to build it)."""
+    s = _sections()
+    return s["construct"] | s["reference"]
+
+
+# Node kinds that call or instantiate the named type (object: cls.__new__ + state;
+# reduce: cls(*args)). By default only scikit-learn estimators and the helper types
+# they hold may be built that way; builtins, numpy and other scikit-learn names are
+# trusted as references (dtype=numpy.float64) only, or a file could make classes
+# (builtins.type) or read uninitialised memory (numpy.ndarray(shape)).
+CONSTRUCTING_KINDS = frozenset({"object", "reduce"})
+
+
+def default_constructible() -> frozenset[str]:
+    return _sections()["construct"]
 
 
 class TrustPolicy:
-    """The set of names a load may import: the defaults plus what the caller added."""
+    """The names a load may import: the defaults plus exactly what the caller added."""
 
-    __slots__ = ("extra", "names")
+    __slots__ = ("constructible", "extra", "names")
 
     def __init__(self, extra: Iterable[str] = ()) -> None:
         self.extra = frozenset(extra)
-        self.names = default_trusted() | self.extra
+        self.names = _ALL() | self.extra
+        self.constructible = default_constructible() | self.extra
 
-    def untrusted(self, names: Iterable[str]) -> list[str]:
-        trusted = self.names
-        return sorted({n for n in names if n not in trusted})
+    def untrusted(self, names: dict[str, str]) -> list[str]:
+        """``names`` maps each name to the node kind that names it."""
+        out = set()
+        for name, kind in names.items():
+            allowed = self.constructible if kind in CONSTRUCTING_KINDS else self.names
+            if name not in allowed:
+                out.add(name)
+        return sorted(out)
+
+
+_ALL = cache(default_trusted)
 
 
 @cache
@@ -50,7 +86,7 @@ def make_policy(trusted: Any) -> TrustPolicy:
     if trusted is None:
         return _default_policy()
     if isinstance(trusted, str | bytes | bool) or not isinstance(trusted, Iterable):
-        raise TypeError(
+        raise InvalidArgumentError(
             "trusted= takes a list of qualified names, types or functions, for example "
             "trusted=['mypackage.MyEstimator']; blanket trust (True) is not supported"
         )
@@ -61,6 +97,6 @@ def make_policy(trusted: Any) -> TrustPolicy:
         else:
             name = qualified_name(item)
             if name is None:
-                raise TypeError(f"cannot trust {item!r}: it has no importable qualified name")
+                raise InvalidArgumentError(f"cannot trust {item!r}: it has no importable qualified name")
             names.append(name)
     return TrustPolicy(names)

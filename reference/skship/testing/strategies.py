@@ -41,6 +41,7 @@ __all__ = [
     "BIT_GENERATORS",
     "COLLIDING_KEYS",
     "DEFAULT_TRUSTED_CALLABLES",
+    "EXTRA_CALLABLES",
     "SPARSE_FORMATS",
     "TRUSTED",
     "Color",
@@ -99,26 +100,26 @@ def _qualified(obj: Any) -> str:
     return f"{obj.__module__}.{obj.__qualname__}"
 
 
-MATH_FUNCTIONS: tuple[Callable[..., Any], ...] = (math.sqrt, math.floor, math.hypot)
-"""Functions of :mod:`math`, which a reader only loads when they are trusted explicitly."""
+EXTRA_CALLABLES: tuple[Callable[..., Any], ...] = (math.sqrt, math.floor, math.hypot, len, abs)
+"""Functions a reader loads only when they are trusted explicitly: some of :mod:`math`
+and builtins."""
 
 TRUSTED: list[str] = [
     _qualified(Color),
     _qualified(Level),
     _qualified(Point),
-    *(f"math.{f.__name__}" for f in MATH_FUNCTIONS),
+    *(f"{f.__module__}.{f.__qualname__}" for f in EXTRA_CALLABLES),
 ]
 """Names to pass as ``trusted=`` when loading values generated here: the classes of
-this module and the :data:`MATH_FUNCTIONS`. Everything else the strategies generate
-is expected to be in a reader's default trusted set."""
+this module and the :data:`EXTRA_CALLABLES`. Everything else the strategies generate
+is in a reader's default trusted set."""
 
 DEFAULT_TRUSTED_CALLABLES: tuple[Any, ...] = (
-    len,
-    abs,
     np.exp,
     np.add,
     np.sqrt,
     np.log1p,
+    np.maximum,
     int,
     float,
     str,
@@ -128,12 +129,15 @@ DEFAULT_TRUSTED_CALLABLES: tuple[Any, ...] = (
     list,
     dict,
     tuple,
+    frozenset,
+    OrderedDict,
     np.float64,
     np.float32,
     np.int64,
     np.ndarray,
+    np.dtype,
 )
-"""Builtins and numpy functions, ufuncs and types that a reader trusts by default."""
+"""numpy ufuncs and builtin and numpy types that a reader trusts by default."""
 
 BIT_GENERATORS: tuple[type[np.random.BitGenerator], ...] = (
     np.random.MT19937,
@@ -253,7 +257,7 @@ def slices(children: st.SearchStrategy[Any] | None = None) -> st.SearchStrategy[
 
 def callables() -> st.SearchStrategy[Any]:
     """Functions, ufuncs and types referred to by qualified name."""
-    return st.sampled_from([*DEFAULT_TRUSTED_CALLABLES, *MATH_FUNCTIONS])
+    return st.sampled_from([*DEFAULT_TRUSTED_CALLABLES, *EXTRA_CALLABLES])
 
 
 @st.composite
@@ -537,7 +541,15 @@ def shared_values(draw: st.DrawFn, children: st.SearchStrategy[Any] | None = Non
     pool = draw(st.lists(_shareable(children), min_size=1, max_size=3))
     picks = draw(st.lists(st.integers(0, len(pool) - 1), min_size=2, max_size=6))
     items = [pool[i] for i in picks]
-    layout = draw(st.sampled_from(["list", "tuple", "dict", "nested"]))
+    layout = draw(st.sampled_from(["list", "tuple", "dict", "nested", "set"]))
+    if layout == "set":
+        # Set elements sharing objects: which element holds the object and which a
+        # reference to it must not depend on the set's (hash-seeded) iteration order.
+        pairs = [(i, v) for i, v in enumerate(items)]
+        try:
+            return [frozenset(pairs), {p[::-1] for p in pairs}]
+        except TypeError:  # an unhashable item
+            layout = "list"
     if layout == "list":
         return items
     if layout == "tuple":
@@ -694,10 +706,12 @@ class _Equality:
         if isinstance(a, np.ndarray):
             if a.shape != b.shape or _descr(a.dtype) != _descr(b.dtype):
                 return False
+            if a.dtype.hasobject:
+                # Element by element in logical (C) order. Memory order is not compared:
+                # protocol 3 stores object arrays as a flat C-order list without one.
+                return all(self.eq(x, y) for x, y in zip(a.flat, b.flat, strict=True))
             if _layout(a) != _layout(b):
                 return False
-            if a.dtype.hasobject:
-                return all(self.eq(x, y) for x, y in zip(a.flat, b.flat, strict=True))
             return bool(a.tobytes(order="A") == b.tobytes(order="A"))
         if isinstance(a, slice):
             return self._eq_seq((a.start, a.stop, a.step), (b.start, b.stop, b.step))
@@ -762,8 +776,9 @@ def equal(a: Any, b: Any) -> bool:
     - floats: ``nan`` equals ``nan``, ``-0.0`` differs from ``0.0``;
     - dicts compare in insertion order (keys by this equality, so key types count);
       defaultdicts also by factory;
-    - arrays by dtype (byte order and structure included), shape, memory order and
-      raw bytes; object arrays element by element;
+    - arrays by dtype (byte order and structure included), shape, memory order (C or
+      Fortran) and raw bytes; object arrays element by element in logical order (the
+      format stores them in C order, so memory order is not compared);
     - sparse matrices by format, shape, dtype and their index and data arrays;
     - generators by bit generator type and state; functions, types and enum
       members only by identity;

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from skship.errors import ValidationError
+from skship.format.decoder import ARGS_ONLY
 
 __all__ = ["GENERIC_VALIDATORS", "VALIDATORS"]
 
@@ -49,7 +50,7 @@ def validate_tree(name: str, args: Any, state: Any) -> None:
         raise _bad(what, "n_classes must hold one integer per output")
     if n_classes.size and int(n_classes.min()) < 1:
         raise _bad(what, "n_classes must be positive")
-    if state is None:
+    if state is ARGS_ONLY:
         return
     if not isinstance(state, dict):
         raise _bad(what, "state must be a dict")
@@ -88,7 +89,7 @@ def validate_tree(name: str, args: Any, state: Any) -> None:
 def validate_binary_tree(name: str, args: Any, state: Any) -> None:
     """KDTree / BallTree: state tuple from BinaryTree.__getstate__."""
     what = name.rsplit(".", 1)[-1]
-    if state is None:
+    if state is ARGS_ONLY:
         return
     if not isinstance(state, tuple) or len(state) < 7:
         raise _bad(what, "unexpected state layout")
@@ -108,8 +109,12 @@ def validate_binary_tree(name: str, args: Any, state: Any) -> None:
         raise _bad(what, "n_nodes disagrees with node_data")
     if n_nodes != 2**n_levels - 1:
         raise _bad(what, "n_nodes must equal 2**n_levels - 1")
-    if node_bounds.shape[1:] != (n_nodes, n_features) and node_bounds.shape[1:] != (n_nodes, n_features):
-        raise _bad(what, "node_bounds shape disagrees with the tree")
+    # KDTree keeps (min, max) bounds per node; BallTree keeps one centroid per node.
+    want = (1 if "Ball" in what else 2, n_nodes, n_features)
+    if node_bounds.shape != want:
+        raise _bad(what, f"node_bounds must have shape {want}")
+    if node_data.dtype.names is None or data.dtype.kind != "f":
+        raise _bad(what, "node_data must be structured and data floating point")
     fields = node_data.dtype.names or ()
     if not {"idx_start", "idx_end", "is_leaf"} <= set(fields):
         raise _bad(what, "node_data lacks idx_start/idx_end/is_leaf")
