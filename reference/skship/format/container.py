@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
-from skship.errors import ContainerError, IntegrityError, LimitError
+from skship.errors import ContainerError, IntegrityError, LimitError, SkshipError
 from skship.format.limits import Limits
 
 __all__ = [
@@ -123,9 +123,9 @@ def compress_parts(parts: Sequence[Any], compression: str) -> list[bytes]:
         try:
             import zstandard
         except ImportError as exc:  # pragma: no cover - exercised without the extra
-            raise ContainerError(
+            raise SkshipError(
                 "zstd compression needs the 'zstandard' package: pip install 'skship[zstd]'",
-                code="E-CONTAINER-COMPRESSION",
+                code="E-DEPENDENCY-MISSING",
             ) from exc
         cobj = zstandard.ZstdCompressor(level=3, write_checksum=False).compressobj()
         chunks = [cobj.compress(p) for p in parts]
@@ -212,12 +212,14 @@ def write_container(
         if e.offset >= _ZIP64_LIMIT:
             vals.append(e.offset)
         extra = _zip64_extra(*vals) if vals else b""
-        z = bool(vals)
+        # APPNOTE 4.5.3: a zip64 field is present exactly when its header field is
+        # 0xFFFFFFFF, so when the sizes move to the extra field both do.
+        big = e.usize >= _ZIP64_LIMIT or e.csize >= _ZIP64_LIMIT
         emit(_CENTRAL.pack(
             0x02014B50, _MADE_BY, 63 if e.method == METHOD_ZSTD else 45, 0, e.method,
             _DOS_TIME, _DOS_DATE, e.crc,
-            _ZIP64_LIMIT if z and e.csize >= _ZIP64_LIMIT else e.csize,
-            _ZIP64_LIMIT if z and e.usize >= _ZIP64_LIMIT else e.usize,
+            _ZIP64_LIMIT if big else e.csize,
+            _ZIP64_LIMIT if big else e.usize,
             len(e.name), len(extra), 0, 0, 0, _EXT_ATTR,
             _ZIP64_LIMIT if e.offset >= _ZIP64_LIMIT else e.offset,
         ) + e.name + extra)
@@ -360,9 +362,15 @@ def parse_container(buf: Any, limits: Limits) -> ParsedContainer:
             loff = next(vals) if want[2] else loff
         if loff + _LOCAL.size > cd_off:
             raise _corrupt(f"member {name!r} starts outside the archive")
-        (lsig, _, lflags, lmethod, _, _, _, _, _, lnlen, lxlen) = _LOCAL.unpack_from(view, loff)
-        if lsig != 0x04034B50 or lmethod != method or lflags & 0x41 != flags & 0x41:
+        (lsig, _, lflags, lmethod, _, _, lcrc, lcsize, lusize, lnlen, lxlen) = _LOCAL.unpack_from(view, loff)
+        if lsig != 0x04034B50 or lmethod != method or lflags != flags:
             raise _corrupt(f"local header of {name!r} disagrees with the central directory")
+        if not flags & 0x08 and (
+            lcrc != crc
+            or lcsize not in (csize, _ZIP64_LIMIT)
+            or lusize not in (usize, _ZIP64_LIMIT)
+        ):
+            raise _corrupt(f"local header of {name!r} records other sizes or CRC than the central directory")
         if bytes(view[loff + 30 : loff + 30 + lnlen]) != raw_name:
             raise _corrupt(f"local header names {name!r} differently")
         start = loff + 30 + lnlen + lxlen
@@ -406,8 +414,8 @@ def _inflate(raw: memoryview, info: MemberInfo, cap: int) -> bytes:
         out = d.decompress(raw, info.usize + 1)
     except zlib.error as exc:
         raise _corrupt(f"member {info.name!r} is not valid deflate data: {exc}") from None
-    if len(out) != info.usize or not d.eof:
-        raise _corrupt(f"member {info.name!r} does not decompress to its recorded size")
+    if len(out) != info.usize or not d.eof or d.unused_data:
+        raise _corrupt(f"member {info.name!r} does not decompress to exactly its recorded size")
     return out
 
 
@@ -441,13 +449,18 @@ def decode_data(pc: ParsedContainer, compression: str, size: int, limits: Limits
             "the data section is zstd-compressed; install 'skship[zstd]' to read it",
             "E-CONTAINER-COMPRESSION",
         ) from exc
+    out = bytearray()
     try:
         reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=False)
-        out = bytearray(reader.read(size + 1) if size else b"")
+        while len(out) <= size:  # bounded: never inflate past the declared size
+            chunk = reader.read(min(1 << 24, size + 1 - len(out)))
+            if not chunk:
+                break
+            out += chunk
     except zstandard.ZstdError as exc:
         raise _corrupt(f"the data section is not valid zstd data: {exc}") from None
     if len(out) != size:
-        raise _corrupt("the data section does not decompress to its recorded size")
+        raise _corrupt("the data section does not decompress to exactly its recorded size")
     return out
 
 
