@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -50,7 +50,14 @@ __all__ = [
 ]
 
 
-class _Node(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag_field="t"):
+class _Node(
+    msgspec.Struct,
+    frozen=True,
+    kw_only=True,
+    forbid_unknown_fields=True,
+    omit_defaults=True,
+    tag_field="t",
+):
     """Base of every node: a tagged, frozen Struct."""
 
 
@@ -170,7 +177,7 @@ class NamedTuple(_Node, frozen=True, tag="namedtuple"):
 class Array(_Node, frozen=True, tag="ndarray"):
     """A numpy.ndarray of a non-object dtype; its bytes are a blob in the data section, in C or Fortran order."""
 
-    dtype: str | list[list[Value]]
+    dtype: str | list[list[Any]]
     shape: list[int]
     data: tuple[int, int]
     order: Literal["C", "F"] = "C"
@@ -197,14 +204,14 @@ class MaskedArray(_Node, frozen=True, tag="masked"):
 class NumpyScalar(_Node, frozen=True, tag="npscalar"):
     """A numpy scalar (numpy.float32(1.5), numpy.int64(3), ...): its dtype and its raw bytes in base64."""
 
-    dtype: str | list[list[Value]]
+    dtype: str | list[list[Any]]
     b: str
 
 
 class Dtype(_Node, frozen=True, tag="dtype"):
     """A numpy.dtype object."""
 
-    dtype: str | list[list[Value]]
+    dtype: str | list[list[Any]]
 
 
 class Type(_Node, frozen=True, tag="type"):
@@ -279,14 +286,18 @@ class Ref(_Node, frozen=True, tag="ref"):
     id: int
 
 
-class Writer(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class Writer(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
+):
     """The program that wrote the file and its version."""
 
     name: str
     version: str
 
 
-class Environment(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False):
+class Environment(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False, omit_defaults=True
+):
     """Versions of Python and the libraries present when the file was written. Informative only; writers MAY add other names, readers ignore the ones they do not know."""
 
     python: str | None = None
@@ -295,7 +306,9 @@ class Environment(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     sklearn: str | None = None
 
 
-class DataInfo(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class DataInfo(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
+):
     """The data member: its name, compression, uncompressed size in bytes and the SHA-256 of its uncompressed bytes."""
 
     member: Literal["data"]
@@ -304,7 +317,9 @@ class DataInfo(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     sha256: str
 
 
-class Feature(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class Feature(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
+):
     """One input column: its name, its numpy dtype name and, for a categorical column, its categories."""
 
     name: str
@@ -312,19 +327,24 @@ class Feature(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     categories: list[Value] | None = None
 
 
-class Signature(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class Signature(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
+):
     """The model's input: its columns in order, and whether they have names (a DataFrame) or not (an array)."""
 
     features: list[Feature]
     named: bool
 
 
-class Document(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class Document(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
+):
     """The schema.json member of a protocol-3 .skops file: who wrote it, with which library versions, the root Value, the data section's description, an optional input signature and the must-understand extensions."""
 
     protocol: int
     writer: Writer
     environment: Environment
+    names: dict[str, Literal["object", "reduce", "type", "function", "enum", "namedtuple"]]
     root: Value
     data: DataInfo | None = None
     signature: Signature | None = None
