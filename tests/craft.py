@@ -17,11 +17,41 @@ from skship.format.container import digest_parts, write_container
 ENV = {"python": "3.11.0", "numpy": "2.0.0", "scipy": "1.14.0"}
 
 
+_NAMING = {
+    "type": "name",
+    "function": "name",
+    "enum": "type",
+    "namedtuple": "type",
+    "object": "type",
+    "reduce": "type",
+}
+
+
+def name_index(root: Any) -> dict[str, str]:
+    """The names a value tree holds, each with the strongest kind naming it (spec rule)."""
+    names: dict[str, str] = {}
+    stack = [root]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            kind = v.get("t")
+            attr = _NAMING.get(kind) if isinstance(kind, str) else None
+            if attr is not None and isinstance(v.get(attr), str):
+                name = v[attr]
+                if kind in ("object", "reduce") or name not in names:
+                    names[name] = kind
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return dict(sorted(names.items()))
+
+
 def document(root: Any, data: bytes = b"", **extra: Any) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "protocol": 3,
         "writer": {"name": "test", "version": "0"},
         "environment": ENV,
+        "names": name_index(root),
         "root": root,
     }
     if data:
@@ -51,7 +81,9 @@ def file_with(root: Any, data: bytes = b"", **extra: Any) -> bytes:
     return build(document(root, data, **extra), data)
 
 
-def raw_zip(members: list[tuple[str, bytes]], comment: bytes | None = None, method: int = zipfile.ZIP_STORED) -> bytes:
+def raw_zip(
+    members: list[tuple[str, bytes]], comment: bytes | None = None, method: int = zipfile.ZIP_STORED
+) -> bytes:
     """A zip written by the standard library, with whatever members we like."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=method) as z:
@@ -83,7 +115,7 @@ def patch_local_header_size(blob: bytes, member: str, new_usize: int) -> bytes:
     """Rewrite the uncompressed size of a member in both headers."""
     b = bytearray(blob)
     name = member.encode()
-    i = b.find(b"PK\x03\x04" )
+    i = b.find(b"PK\x03\x04")
     while i >= 0:
         nlen = struct.unpack_from("<H", b, i + 26)[0]
         if bytes(b[i + 30 : i + 30 + nlen]) == name:

@@ -21,7 +21,9 @@ def test_default_trust_matches_the_installed_libraries() -> None:
         text=True,
         check=False,
     )
-    assert result.returncode == 0, "default_trust.txt drifted; run tools/gen_trusted.py\n" + result.stdout[-3000:]
+    assert result.returncode == 0, (
+        "default_trust.txt drifted; run tools/gen_trusted.py\n" + result.stdout[-3000:]
+    )
 
 
 def test_default_trust_covers_estimators_and_excludes_code_runners() -> None:
@@ -30,16 +32,34 @@ def test_default_trust_covers_estimators_and_excludes_code_runners() -> None:
 
     for _, cls in all_estimators():
         assert f"{cls.__module__}.{cls.__qualname__}" in names
-    for needed in ("sklearn.tree._tree.Tree", "sklearn.neighbors._kd_tree.KDTree", "numpy.float64", "numpy.exp"):
+    for needed in (
+        "sklearn.tree._tree.Tree",
+        "sklearn.neighbors._kd_tree.KDTree",
+        "numpy.float64",
+        "numpy.exp",
+    ):
         assert needed in names
-    for banned in ("builtins.eval", "builtins.exec", "builtins.getattr", "os.system", "operator.attrgetter",
-                   "builtins.__import__", "sklearn.utils.parallel.delayed", "numpy.load", "pickle.loads"):
+    for banned in (
+        "builtins.eval",
+        "builtins.exec",
+        "builtins.getattr",
+        "os.system",
+        "operator.attrgetter",
+        "builtins.__import__",
+        "sklearn.utils.parallel.delayed",
+        "numpy.load",
+        "pickle.loads",
+    ):
         assert banned not in names
-    assert not any(n.startswith(("os.", "subprocess.", "importlib.", "pickle.", "joblib.")) for n in names)
+    assert not any(
+        n.startswith(("os.", "subprocess.", "importlib.", "pickle.", "joblib.")) for n in names
+    )
 
 
 def _run(code: str) -> str:
-    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, check=True
+    )
     return out.stdout.strip()
 
 
@@ -48,8 +68,14 @@ def test_import_and_audit_import_nothing_from_the_file(tmp_path: Path) -> None:
 
     path = tmp_path / "m.skops"
     skship.dump(LogisticRegression(), path)
-    assert _run("import sys, skship; print('sklearn' in sys.modules, 'numpy' in sys.modules)") == "False False"
-    assert _run(f"""
+    assert (
+        _run("import sys, skship; print('sklearn' in sys.modules, 'numpy' in sys.modules)")
+        == "False False"
+    )
+    assert (
+        _run(f"""
         import sys, skship
         print(skship.get_untrusted_types({str(path)!r}), 'sklearn' in sys.modules)
-    """) == "[] False"
+    """)
+        == "[] False"
+    )

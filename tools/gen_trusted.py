@@ -19,25 +19,58 @@ from pathlib import Path
 OUT = Path(__file__).resolve().parents[1] / "reference/skship/format/default_trust.txt"
 
 BUILTIN_TYPES = [
-    "bool", "bytearray", "bytes", "complex", "dict", "float", "frozenset", "int", "list",
-    "object", "range", "set", "slice", "str", "tuple", "type",
+    "bool",
+    "bytearray",
+    "bytes",
+    "complex",
+    "dict",
+    "float",
+    "frozenset",
+    "int",
+    "list",
+    "object",
+    "range",
+    "set",
+    "slice",
+    "str",
+    "tuple",
+    "type",
 ]
 # sklearn modules whose classes and functions are never trusted by default: test helpers,
 # vendored code, and machinery that calls stored callables or imports by name.
 SKLEARN_EXCLUDED_MODULES = (
-    "sklearn.tests", "sklearn.externals", "sklearn.utils._testing", "sklearn.utils._mocking",
-    "sklearn.utils.estimator_checks", "sklearn.utils.parallel", "sklearn.utils._show_versions",
-    "sklearn.utils.fixes", "sklearn.utils._pprint", "sklearn.utils._repr_html",
-    "sklearn.utils._estimator_html_repr", "sklearn._build_utils", "sklearn.conftest",
-    "sklearn.__check_build", "sklearn.utils._optional_dependencies", "sklearn.datasets",
-    "sklearn.utils._array_api", "sklearn.externals", "sklearn._config",
-    "sklearn.utils.deprecation", "sklearn.utils.metaestimators", "sklearn.utils._available_if",
-    "sklearn.experimental", "sklearn.utils._user_interface", "sklearn.utils.discovery",
+    "sklearn.tests",
+    "sklearn.externals",
+    "sklearn.utils._testing",
+    "sklearn.utils._mocking",
+    "sklearn.utils.estimator_checks",
+    "sklearn.utils.parallel",
+    "sklearn.utils._show_versions",
+    "sklearn.utils.fixes",
+    "sklearn.utils._pprint",
+    "sklearn.utils._repr_html",
+    "sklearn.utils._estimator_html_repr",
+    "sklearn._build_utils",
+    "sklearn.conftest",
+    "sklearn.__check_build",
+    "sklearn.utils._optional_dependencies",
+    "sklearn.datasets",
+    "sklearn.utils._array_api",
+    "sklearn.externals",
+    "sklearn._config",
+    "sklearn.utils.deprecation",
+    "sklearn.utils.metaestimators",
+    "sklearn.utils._available_if",
+    "sklearn.experimental",
+    "sklearn.utils._user_interface",
+    "sklearn.utils.discovery",
 )
 # Modules whose public functions are data-only computations estimators store as parameters
 # (score functions, metrics, kernels).
 SKLEARN_FUNCTION_MODULES = (
-    "sklearn.metrics", "sklearn.metrics.pairwise", "sklearn.feature_selection",
+    "sklearn.metrics",
+    "sklearn.metrics.pairwise",
+    "sklearn.feature_selection",
     "sklearn.metrics.cluster",
 )
 
@@ -116,9 +149,11 @@ def numpy_names() -> list[str]:
     names = set()
     for attr in dir(np):
         obj = getattr(np, attr, None)
-        if isinstance(obj, np.ufunc):
-            names.add(f"numpy.{obj.__name__}")
-        elif isinstance(obj, type) and issubclass(obj, np.generic) and getattr(np, obj.__name__, None) is obj:
+        if isinstance(obj, np.ufunc) or (
+            isinstance(obj, type)
+            and issubclass(obj, np.generic)
+            and getattr(np, obj.__name__, None) is obj
+        ):
             names.add(f"numpy.{obj.__name__}")
     names.add("numpy.ndarray")
     names.add("numpy.dtype")
@@ -140,7 +175,12 @@ def render() -> str:
         "[reference]",
     ]
     lines += [f"builtins.{n}" for n in BUILTIN_TYPES if hasattr(builtins, n)]
-    lines += ["types.NoneType", "types.EllipsisType", "collections.OrderedDict", "collections.defaultdict"]
+    lines += [
+        "types.NoneType",
+        "types.EllipsisType",
+        "collections.OrderedDict",
+        "collections.defaultdict",
+    ]
     lines += numpy_names()
     lines += reference
     return "\n".join(lines) + "\n"
@@ -151,7 +191,11 @@ def main() -> int:
     if "--check" in sys.argv:
         old = OUT.read_text() if OUT.exists() else ""
         if old != new:
-            sys.stdout.writelines(difflib.unified_diff(old.splitlines(True), new.splitlines(True), str(OUT), "regenerated"))
+            sys.stdout.writelines(
+                difflib.unified_diff(
+                    old.splitlines(True), new.splitlines(True), str(OUT), "regenerated"
+                )
+            )
             return 1
         return 0
     OUT.write_text(new)

@@ -13,7 +13,12 @@ from typing import IO, Any
 import msgspec
 
 from skship import __version__
-from skship.errors import InvalidArgumentError, SkshipError, UntrustedTypesError, VersionMismatchWarning
+from skship.errors import (
+    InvalidArgumentError,
+    SkshipError,
+    UntrustedTypesError,
+    VersionMismatchWarning,
+)
 from skship.format.container import (
     DATA_MEMBER,
     DataVerifier,
@@ -57,7 +62,9 @@ def _serialize(obj: Any, compression: str | None, sample: Any) -> list[Any]:
     from skship.format.encoder import Encoder
 
     if compression not in _COMPRESSIONS:
-        raise InvalidArgumentError(f"compression must be one of None, 'deflate', 'zstd'; got {compression!r}")
+        raise InvalidArgumentError(
+            f"compression must be one of None, 'deflate', 'zstd'; got {compression!r}"
+        )
     comp = compression or "none"
     enc = Encoder()
     with recursion_limit(DEFAULT_LIMITS.max_depth):
@@ -66,12 +73,18 @@ def _serialize(obj: Any, compression: str | None, sample: Any) -> list[Any]:
         "protocol": 3,
         "writer": {"name": "skship", "version": __version__},
         "environment": _environment(),
+        "names": dict(sorted(enc.names.items())),
         "root": root,
     }
     parts = enc.data.parts
     if enc.data.size:
         sha, crc = digest_parts(parts)
-        doc["data"] = {"member": DATA_MEMBER, "compression": comp, "size": enc.data.size, "sha256": sha}
+        doc["data"] = {
+            "member": DATA_MEMBER,
+            "compression": comp,
+            "size": enc.data.size,
+            "sha256": sha,
+        }
     else:
         crc = 0
     if sample is not None:
@@ -80,7 +93,9 @@ def _serialize(obj: Any, compression: str | None, sample: Any) -> list[Any]:
         with recursion_limit(DEFAULT_LIMITS.max_depth):
             schema = _json.encode(doc)
     except (TypeError, ValueError, msgspec.EncodeError) as exc:
-        raise SkshipError(f"cannot encode the value tree: {exc}", code="E-WRITE-UNSUPPORTED-TYPE") from None
+        raise SkshipError(
+            f"cannot encode the value tree: {exc}", code="E-WRITE-UNSUPPORTED-TYPE"
+        ) from None
     out: list[Any] = []
     write_container(out, schema, parts if enc.data.size else None, enc.data.size, crc, comp)
     return out
@@ -96,7 +111,9 @@ def dumps(obj: Any, *, compression: str | None = None, sample: Any = None) -> by
     return b"".join(_serialize(obj, compression, sample))
 
 
-def dump(obj: Any, file: PathLike | IO[bytes], *, compression: str | None = None, sample: Any = None) -> None:
+def dump(
+    obj: Any, file: PathLike | IO[bytes], *, compression: str | None = None, sample: Any = None
+) -> None:
     """Write ``obj`` to a path or binary file object. See :func:`dumps`."""
     pieces = _serialize(obj, compression, sample)
     if isinstance(file, str | os.PathLike):
@@ -182,9 +199,9 @@ def loads(
     else :class:`skship.errors.UntrustedTypesError` is raised and nothing is built.
     ``verify`` checks the data section's sha256 (on a second core, while building).
     """
-    # bytes are immutable, so arrays can be views of them (read-only, like joblib's
-    # mmap_mode="r"); a mutable buffer is copied so later writes to it cannot reach us.
-    return _read(data, trusted, limits, verify, copy=not isinstance(data, bytes))
+    # One copy of the data section, so arrays are writable (as pickle's are) and later
+    # writes to a caller's buffer cannot reach them.
+    return _read(data, trusted, limits, verify, copy=True)
 
 
 def load(
@@ -229,9 +246,11 @@ def get_untrusted_types(
 ) -> list[str]:
     """The names the file would import that are not trusted (sorted).
 
-    Reads only the zip headers and schema.json: no array bytes, no imports.
+    Reads the zip headers and the name index at the top of schema.json: no array
+    bytes, no imports, no walk of the value tree. :func:`load` checks that the index
+    matches the tree, so a file whose index hides a name can never be loaded.
     """
-    from skship.format.decoder import audit, decode_document
+    from skship.format.decoder import read_name_index
 
     limits = limits or DEFAULT_LIMITS
     buf: Any
@@ -244,5 +263,5 @@ def get_untrusted_types(
     else:
         buf = file.read()
     pc = parse_container(buf, limits)
-    doc = decode_document(pc.schema, limits)
-    return _policy(trusted).untrusted(audit(doc, limits).names)
+    untrusted: list[str] = _policy(trusted).untrusted(read_name_index(pc.schema, limits))
+    return untrusted

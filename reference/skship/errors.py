@@ -40,6 +40,7 @@ CODES: dict[str, str] = {
     "E-SCHEMA-JSON": "schema.json is not UTF-8 JSON",
     "E-SCHEMA-INVALID": "schema.json does not follow the protocol-3 JSON Schema",
     "E-SCHEMA-DUPLICATE-KEY": "a JSON object in schema.json has the same key twice",
+    "E-SCHEMA-NAMES": "the name index in schema.json differs from the names in its value tree",
     "E-PROTOCOL-UNSUPPORTED": "the file's protocol is not one this reader implements",
     "E-EXTENSION-UNKNOWN": "the file lists a must-understand extension this reader does not know",
     "E-DATA-RANGE": "a data reference points outside the data section",

@@ -30,12 +30,11 @@ from skship.errors import (
     LimitError,
     SchemaError,
     UnsupportedProtocolError,
-    ValidationError,
 )
 from skship.format.encoder import BIT_GENERATORS
 from skship.format.limits import Limits
-from skship.format.recursion import recursion_limit
 from skship.format.names import resolve
+from skship.format.recursion import recursion_limit
 
 __all__ = ["ARGS_ONLY", "Audit", "Builder", "audit", "decode_document", "parse_dtype"]
 
@@ -45,7 +44,9 @@ KNOWN_EXTENSIONS: frozenset[str] = frozenset()
 _decoder = msgspec.json.Decoder(S.Document)
 # Explicit byte order and size only: '<f8', '|b1', '>i4', '<U10', '|S3', '|V8',
 # '<M8[ns]'. Native-order ('=') and single-letter codes vary between platforms.
-_SIMPLE_DTYPE = re.compile(r"\A[<>|](?:[iufcbVSU][0-9]{1,9}|[mM]8(?:\[[0-9]{0,9}[a-zA-Z]{1,3}\])?)\Z", re.ASCII)
+_SIMPLE_DTYPE = re.compile(
+    r"\A[<>|](?:[iufcbVSU][0-9]{1,9}|[mM]8(?:\[[0-9]{0,9}[a-zA-Z]{1,3}\])?)\Z", re.ASCII
+)
 _SHA256 = re.compile(r"\A[0-9a-f]{64}\Z")
 _QUALNAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+\Z", re.ASCII)
 _HEX_INT = re.compile(r"\A-?0x[0-9a-f]+\Z")
@@ -81,7 +82,9 @@ def decode_document(raw: bytes, limits: Limits) -> S.Document:
             _check_duplicates(raw)
             raise SchemaError(f"schema.json does not follow the protocol-3 schema: {exc}") from None
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-            raise SchemaError(f"schema.json is not valid UTF-8 JSON: {exc}", code="E-SCHEMA-JSON") from None
+            raise SchemaError(
+                f"schema.json is not valid UTF-8 JSON: {exc}", code="E-SCHEMA-JSON"
+            ) from None
         # Files in canonical form (every file skship writes) re-encode to the same
         # bytes, which proves they hold no duplicate keys; anything else gets the full,
         # slower check.
@@ -113,6 +116,39 @@ def _check_extensions(extensions: Any) -> None:
             f"the file needs extension(s) this reader does not know: {', '.join(unknown)}",
             code="E-EXTENSION-UNKNOWN",
         )
+
+
+class _Index(msgspec.Struct, frozen=True):
+    """The parts of schema.json that get_untrusted_types reads (the rest is skipped)."""
+
+    protocol: int
+    names: dict[str, str]
+    extensions: list[str] = []
+
+
+_index_decoder = msgspec.json.Decoder(_Index)
+
+
+def read_name_index(raw: bytes, limits: Limits) -> dict[str, str]:
+    """The document's name index, without building the value tree."""
+    with recursion_limit(limits.max_depth):
+        try:
+            head = _index_decoder.decode(raw)
+        except RecursionError:
+            raise LimitError("schema.json nests too deeply", code="E-LIMIT-DEPTH") from None
+        except msgspec.ValidationError as exc:
+            _check_protocol(raw)
+            raise SchemaError(f"schema.json does not follow the protocol-3 schema: {exc}") from None
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            raise SchemaError(
+                f"schema.json is not valid UTF-8 JSON: {exc}", code="E-SCHEMA-JSON"
+            ) from None
+    if head.protocol != PROTOCOL:
+        raise UnsupportedProtocolError(
+            f"the file uses protocol {head.protocol}; this reader implements protocol {PROTOCOL}."
+        )
+    _check_extensions(head.extensions)
+    return head.names
 
 
 def _check_duplicates(raw: bytes) -> None:
@@ -157,7 +193,9 @@ def parse_dtype(descr: Any) -> np.dtype[Any]:
         try:
             dt = np.dtype(descr)
         except (TypeError, ValueError):
-            raise SchemaError(f"dtype {descr!r} is not a valid .npy descr", code="E-DATA-DTYPE") from None
+            raise SchemaError(
+                f"dtype {descr!r} is not a valid .npy descr", code="E-DATA-DTYPE"
+            ) from None
         if dt.kind in "fc" and dt.itemsize > (8 if dt.kind == "f" else 16):
             raise SchemaError(f"dtype {descr!r} (long double) is not portable", code="E-DATA-DTYPE")
         if len(_DTYPES) < 4096:
@@ -171,7 +209,9 @@ def parse_dtype(descr: Any) -> np.dtype[Any]:
     try:
         dt = np.lib.format.descr_to_dtype(_tuplify(descr))
     except (TypeError, ValueError, KeyError, IndexError):
-        raise SchemaError(f"dtype {descr!r} is not a valid .npy descr", code="E-DATA-DTYPE") from None
+        raise SchemaError(
+            f"dtype {descr!r} is not a valid .npy descr", code="E-DATA-DTYPE"
+        ) from None
     if dt.hasobject:
         raise SchemaError("object dtypes are not allowed here", code="E-DATA-DTYPE")
     if len(_STRUCTURED) < 4096:
@@ -184,7 +224,9 @@ def _check_descr_list(descr: Any, depth: int) -> None:
         raise SchemaError("a structured dtype descr must be a non-empty list", code="E-DATA-DTYPE")
     for field in descr:
         if not isinstance(field, list) or len(field) not in (2, 3):
-            raise SchemaError("a structured dtype field must be [name, descr(, shape)]", code="E-DATA-DTYPE")
+            raise SchemaError(
+                "a structured dtype field must be [name, descr(, shape)]", code="E-DATA-DTYPE"
+            )
         name, sub = field[0], field[1]
         if not isinstance(name, str):
             raise SchemaError("a structured dtype field name must be a string", code="E-DATA-DTYPE")
@@ -194,10 +236,11 @@ def _check_descr_list(descr: Any, depth: int) -> None:
         else:
             _check_descr_list(sub, depth + 1)
         if len(field) == 3 and not (
-            isinstance(field[2], list)
-            and all(type(i) is int and 0 <= i < 2**31 for i in field[2])
+            isinstance(field[2], list) and all(type(i) is int and 0 <= i < 2**31 for i in field[2])
         ):
-            raise SchemaError("a structured dtype field shape must be a list of ints", code="E-DATA-DTYPE")
+            raise SchemaError(
+                "a structured dtype field shape must be a list of ints", code="E-DATA-DTYPE"
+            )
 
 
 def _tuplify(descr: Any) -> Any:
@@ -226,29 +269,74 @@ class Audit:
         self.nodes = 0
 
 
-(_K_REF, _K_SEQ, _K_DICT, _K_ARRAY, _K_BYTES, _K_DTYPE, _K_OBJECT, _K_PARTIAL, _K_STATE,
- _K_SPARSE, _K_SLICE, _K_COMPLEX, _K_LEAF, _K_MASKED) = range(14)
+(
+    _K_REF,
+    _K_SEQ,
+    _K_DICT,
+    _K_ARRAY,
+    _K_BYTES,
+    _K_DTYPE,
+    _K_OBJECT,
+    _K_PARTIAL,
+    _K_STATE,
+    _K_SPARSE,
+    _K_SLICE,
+    _K_COMPLEX,
+    _K_LEAF,
+    _K_MASKED,
+) = range(14)
 _AUDIT_KIND: dict[type, int] = {
     S.Ref: _K_REF,
-    S.List: _K_SEQ, S.Tuple: _K_SEQ, S.Set: _K_SEQ, S.FrozenSet: _K_SEQ,
-    S.NamedTuple: _K_SEQ, S.ObjectArray: _K_SEQ,
-    S.Dict: _K_DICT, S.OrderedDict: _K_DICT, S.DefaultDict: _K_DICT,
-    S.Array: _K_ARRAY, S.Bytes: _K_BYTES, S.ByteArray: _K_BYTES,
-    S.NumpyScalar: _K_DTYPE, S.Dtype: _K_DTYPE,
-    S.Object: _K_OBJECT, S.Reduce: _K_OBJECT, S.Partial: _K_PARTIAL,
-    S.Generator: _K_STATE, S.RandomState: _K_STATE, S.Sparse: _K_SPARSE,
-    S.Slice: _K_SLICE, S.Complex: _K_COMPLEX, S.MaskedArray: _K_MASKED,
-    S.Float: _K_LEAF, S.Int: _K_LEAF, S.Range: _K_LEAF, S.Enum: _K_LEAF,
-    S.Type: _K_LEAF, S.Function: _K_LEAF,
+    S.List: _K_SEQ,
+    S.Tuple: _K_SEQ,
+    S.Set: _K_SEQ,
+    S.FrozenSet: _K_SEQ,
+    S.NamedTuple: _K_SEQ,
+    S.ObjectArray: _K_SEQ,
+    S.Dict: _K_DICT,
+    S.OrderedDict: _K_DICT,
+    S.DefaultDict: _K_DICT,
+    S.Array: _K_ARRAY,
+    S.Bytes: _K_BYTES,
+    S.ByteArray: _K_BYTES,
+    S.NumpyScalar: _K_DTYPE,
+    S.Dtype: _K_DTYPE,
+    S.Object: _K_OBJECT,
+    S.Reduce: _K_OBJECT,
+    S.Partial: _K_PARTIAL,
+    S.Generator: _K_STATE,
+    S.RandomState: _K_STATE,
+    S.Sparse: _K_SPARSE,
+    S.Slice: _K_SLICE,
+    S.Complex: _K_COMPLEX,
+    S.MaskedArray: _K_MASKED,
+    S.Float: _K_LEAF,
+    S.Int: _K_LEAF,
+    S.Range: _K_LEAF,
+    S.Enum: _K_LEAF,
+    S.Type: _K_LEAF,
+    S.Function: _K_LEAF,
+}
+_KIND_NAME: dict[type, str] = {
+    S.Type: "type",
+    S.Function: "function",
+    S.Enum: "enum",
+    S.NamedTuple: "namedtuple",
+    S.Object: "object",
+    S.Reduce: "reduce",
 }
 _NAME_ATTR: dict[type, str] = {
-    S.Type: "name", S.Function: "name", S.Enum: "type", S.NamedTuple: "type",
-    S.Object: "type", S.Reduce: "type",
+    S.Type: "name",
+    S.Function: "name",
+    S.Enum: "type",
+    S.NamedTuple: "type",
+    S.Object: "type",
+    S.Reduce: "type",
 }
 _SCALARS = (type(None), bool, int, float, str)
 
 
-def audit(doc: S.Document, limits: Limits) -> Audit:  # noqa: C901 - one flat loop on purpose
+def audit(doc: S.Document, limits: Limits) -> Audit:
     """Walk the tree without importing anything; raise on any structural problem."""
     result = Audit()
     data_size = doc.data.size if doc.data is not None else 0
@@ -284,8 +372,8 @@ def audit(doc: S.Document, limits: Limits) -> Audit:  # noqa: C901 - one flat lo
         name_attr = _NAME_ATTR.get(t)
         if name_attr is not None:
             name = getattr(v, name_attr)
-            if kind == _K_OBJECT or name not in names:
-                names[name] = t.__name__.lower()
+            if (kind == _K_OBJECT and t is not S.NamedTuple) or name not in names:
+                names[name] = _KIND_NAME[t]
         d = depth + 1
         if kind == _K_SEQ:
             for c in reversed(v.v):
@@ -366,6 +454,13 @@ def audit(doc: S.Document, limits: Limits) -> Audit:  # noqa: C901 - one flat lo
     for name in names:
         if not _QUALNAME.match(name):
             raise SchemaError(f"{name[:80]!r} is not a qualified Python name")
+    if names != doc.names:
+        hidden = sorted(set(names) - set(doc.names))
+        raise SchemaError(
+            "the name index does not match the names in the value tree"
+            + (f" (not indexed: {', '.join(hidden[:5])})" if hidden else ""),
+            code="E-SCHEMA-NAMES",
+        )
     _check_overlap(spans)
     if doc.data is not None and not spans and doc.data.size:
         pass  # a data section nobody references is allowed (padding-only is harmless)
@@ -401,7 +496,9 @@ def _check_overlap(spans: list[tuple[int, int]]) -> None:
     end = 0
     for off, n in spans:
         if off < end:
-            raise SchemaError(f"data reference at {off} overlaps the one before it", code="E-DATA-OVERLAP")
+            raise SchemaError(
+                f"data reference at {off} overlaps the one before it", code="E-DATA-OVERLAP"
+            )
         end = off + n
 
 
@@ -430,11 +527,14 @@ Validator = Callable[[str, Any, Any], None]
 class Builder:
     """Builds Python objects from an audited tree. Only trusted names are resolved."""
 
-    def __init__(self, data: Any, validators: dict[str, Validator], generic: list[Validator]) -> None:
+    def __init__(
+        self, data: Any, validators: dict[str, Validator], generic: list[Validator]
+    ) -> None:
         self.data = data
         self.memo: dict[int, Any] = {}
         self.validators = validators
         self.generic = generic
+
     def build(self, v: Any) -> Any:
         if type(v) in _SCALARS:
             return v
@@ -450,7 +550,9 @@ class Builder:
 
     def _int(self, v: S.Int) -> int:
         if not _HEX_INT.match(v.v):
-            raise SchemaError(f"{v.v[:40]!r} is not signed hexadecimal integer text", code="E-VALUE-INVALID")
+            raise SchemaError(
+                f"{v.v[:40]!r} is not signed hexadecimal integer text", code="E-VALUE-INVALID"
+            )
         return int(v.v, 16)
 
     def _complex(self, v: S.Complex) -> complex:
@@ -488,7 +590,9 @@ class Builder:
         try:
             obj.update(items)
         except TypeError as exc:
-            raise SchemaError(f"a set element is not hashable: {exc}", code="E-VALUE-INVALID") from None
+            raise SchemaError(
+                f"a set element is not hashable: {exc}", code="E-VALUE-INVALID"
+            ) from None
         if len(obj) != len(items):
             raise SchemaError("a set holds the same element twice", code="E-VALUE-INVALID")
         return obj
@@ -499,7 +603,9 @@ class Builder:
         try:
             obj = frozenset(items)
         except TypeError as exc:
-            raise SchemaError(f"a frozenset element is not hashable: {exc}", code="E-VALUE-INVALID") from None
+            raise SchemaError(
+                f"a frozenset element is not hashable: {exc}", code="E-VALUE-INVALID"
+            ) from None
         if len(obj) != len(items):
             raise SchemaError("a frozenset holds the same element twice", code="E-VALUE-INVALID")
         self._register(v, obj)
@@ -515,7 +621,9 @@ class Builder:
             self._register(v, _OPEN)
             factory = self.build(v.factory)  # type: ignore[union-attr]
             if factory is not None and not callable(factory):
-                raise SchemaError("a defaultdict factory must be callable or null", code="E-VALUE-INVALID")
+                raise SchemaError(
+                    "a defaultdict factory must be callable or null", code="E-VALUE-INVALID"
+                )
             obj = collections.defaultdict(factory)
         self._register(v, obj)
         build = self.build
@@ -523,13 +631,17 @@ class Builder:
             for k, x in v.v.items():
                 obj[k] = build(x)
         else:
-            for k, x in v.items or ():
-                key = build(k)
+            for kv, x in v.items or ():
+                key = build(kv)
                 try:
                     if key in obj:
-                        raise SchemaError(f"a dict holds the key {key!r} twice", code="E-VALUE-INVALID")
+                        raise SchemaError(
+                            f"a dict holds the key {key!r} twice", code="E-VALUE-INVALID"
+                        )
                 except TypeError:
-                    raise SchemaError(f"dict key {key!r} is not hashable", code="E-VALUE-INVALID") from None
+                    raise SchemaError(
+                        f"dict key {key!r} is not hashable", code="E-VALUE-INVALID"
+                    ) from None
                 obj[key] = build(x)
         return obj
 
@@ -549,7 +661,8 @@ class Builder:
             obj = resolve(name)
         except Exception:
             raise FormatError(
-                f"trusted name {name!r} cannot be imported in this environment", code="E-TRUST-NOT-FOUND"
+                f"trusted name {name!r} cannot be imported in this environment",
+                code="E-TRUST-NOT-FOUND",
             ) from None
         if kind == "type" and not isinstance(obj, type):
             raise FormatError(f"{name!r} is not a type", code="E-TRUST-NOT-FOUND")
@@ -570,7 +683,9 @@ class Builder:
         try:
             return cls[v.name]
         except KeyError:
-            raise SchemaError(f"{v.type} has no member {v.name!r}", code="E-VALUE-INVALID") from None
+            raise SchemaError(
+                f"{v.type} has no member {v.name!r}", code="E-VALUE-INVALID"
+            ) from None
 
     def _namedtuple(self, v: S.NamedTuple) -> Any:
         cls = self._resolve(v.type, "type")
@@ -588,22 +703,28 @@ class Builder:
         self._register(v, _OPEN)
         func = self.build(v.func)
         if not callable(func):
-            raise SchemaError("a partial's func must be a type or function node", code="E-VALUE-INVALID")
-        obj = functools.partial(func, *[self.build(a) for a in v.args], **{k: self.build(x) for k, x in v.kw.items()})
+            raise SchemaError(
+                "a partial's func must be a type or function node", code="E-VALUE-INVALID"
+            )
+        obj = functools.partial(
+            func, *[self.build(a) for a in v.args], **{k: self.build(x) for k, x in v.kw.items()}
+        )
         self._register(v, obj)
         return obj
 
     # -- numpy
     def _array(self, v: S.Array) -> np.ndarray[Any, Any]:
         dt = parse_dtype(v.dtype)
-        off, n = v.data
+        off = v.data[0]
         shape = tuple(v.shape)
         count = math.prod(shape)
         if dt.itemsize == 0 or count == 0:
             try:
                 arr = np.zeros(shape, dtype=dt)
             except (ValueError, MemoryError):
-                raise SchemaError(f"an empty array of shape {shape} is too large", code="E-VALUE-INVALID") from None
+                raise SchemaError(
+                    f"an empty array of shape {shape} is too large", code="E-VALUE-INVALID"
+                ) from None
         else:
             flat = np.frombuffer(self.data, dtype=dt, count=count, offset=off)
             arr = flat.reshape(shape[::-1]).T if v.order == "F" else flat.reshape(shape)
@@ -614,7 +735,9 @@ class Builder:
         try:
             arr = np.empty(tuple(v.shape), dtype=object)
         except (ValueError, MemoryError):
-            raise SchemaError(f"an object array of shape {v.shape} is too large", code="E-VALUE-INVALID") from None
+            raise SchemaError(
+                f"an object array of shape {v.shape} is too large", code="E-VALUE-INVALID"
+            ) from None
         self._register(v, arr)
         flat = arr.reshape(-1)
         build = self.build
@@ -628,7 +751,10 @@ class Builder:
         if not isinstance(data, np.ndarray) or not isinstance(mask, np.ndarray):
             raise SchemaError("a masked array needs array data and mask", code="E-VALUE-INVALID")
         if mask.dtype != np.bool_ or mask.shape != data.shape:
-            raise SchemaError("a masked array's mask must be bool and shaped like its data", code="E-VALUE-INVALID")
+            raise SchemaError(
+                "a masked array's mask must be bool and shaped like its data",
+                code="E-VALUE-INVALID",
+            )
         try:
             obj = np.ma.MaskedArray(data, mask=mask, fill_value=self.build(v.fill_value))
         except (TypeError, ValueError) as exc:
@@ -641,9 +767,13 @@ class Builder:
         try:
             raw = base64.b64decode(v.b, validate=True)
         except (binascii.Error, ValueError):
-            raise SchemaError("npscalar bytes are not valid base64", code="E-VALUE-INVALID") from None
+            raise SchemaError(
+                "npscalar bytes are not valid base64", code="E-VALUE-INVALID"
+            ) from None
         if len(raw) != dt.itemsize:
-            raise SchemaError(f"a {dt} scalar needs {dt.itemsize} bytes, got {len(raw)}", code="E-VALUE-INVALID")
+            raise SchemaError(
+                f"a {dt} scalar needs {dt.itemsize} bytes, got {len(raw)}", code="E-VALUE-INVALID"
+            )
         return np.frombuffer(raw, dtype=dt, count=1)[0] if dt.itemsize else np.zeros((), dt)[()]
 
     def _dtype(self, v: S.Dtype) -> np.dtype[Any]:
@@ -657,14 +787,18 @@ class Builder:
         try:
             bg.state = state
         except (TypeError, ValueError, KeyError) as exc:
-            raise SchemaError(f"invalid {v.bit_generator} state: {exc}", code="E-VALUE-INVALID") from None
+            raise SchemaError(
+                f"invalid {v.bit_generator} state: {exc}", code="E-VALUE-INVALID"
+            ) from None
         return obj
 
     def _randomstate(self, v: S.RandomState) -> Any:
         state = self.build(v.state)
         name = state.get("bit_generator") if isinstance(state, dict) else None
         if name not in BIT_GENERATORS:
-            raise SchemaError(f"RandomState over unknown bit generator {name!r}", code="E-VALUE-INVALID")
+            raise SchemaError(
+                f"RandomState over unknown bit generator {name!r}", code="E-VALUE-INVALID"
+            )
         obj = np.random.RandomState(getattr(np.random, name)())
         try:
             obj.set_state(state)
@@ -697,12 +831,16 @@ class Builder:
         try:
             obj = cls.__new__(cls, *args)
         except Exception as exc:
-            raise ConstructionError(f"{v.type}.__new__ refused the stored arguments: {exc}") from None
+            raise ConstructionError(
+                f"{v.type}.__new__ refused the stored arguments: {exc}"
+            ) from None
         self._register(v, obj)
         # Build in document order (refs depend on it), apply in pickle's order:
         # list and dict items first, then the state.
         state = self.build(v.state) if v.state is not None else None
-        items = [(self.build(k), self.build(x)) for k, x in v.items] if v.items is not None else None
+        items = (
+            [(self.build(k), self.build(x)) for k, x in v.items] if v.items is not None else None
+        )
         elems = [self.build(c) for c in v.elems] if v.elems is not None else None
         self._validate(v.type, args, state)
         try:

@@ -13,6 +13,7 @@ import collections
 import copyreg
 import enum
 import functools
+import itertools
 import math
 import types
 from typing import Any
@@ -35,6 +36,8 @@ _json = msgspec.json.Encoder()
 
 _DESCRS: dict[np.dtype[Any], Any] = {}
 _NAMES: dict[type, str] = {}
+_CHECKED_DESCRS: dict[np.dtype[Any], Any] = {}
+_NEWOBJ = getattr(copyreg, "__newobj__")  # noqa: B009 - typeshed does not declare it
 
 
 def dtype_descr(dt: np.dtype[Any]) -> Any:
@@ -71,6 +74,7 @@ _BUILDING = _Building()
 class Encoder:
     def __init__(self) -> None:
         self.data = DataSection()
+        self.names: dict[str, str] = {}
         # id(obj) -> [node dict, obj, open_immutable]; obj kept alive so ids stay unique
         self._memo: dict[int, list[Any]] = {}
         self._next_id = 0
@@ -195,7 +199,7 @@ class Encoder:
         # on hash order), then encode them in that order: ids and refs then follow
         # document order whatever PYTHONHASHSEED is.
         keyed = sorted(((_sort_key(i), n, i) for n, i in enumerate(x)), key=lambda k: k[0])
-        for a, b in zip(keyed, keyed[1:], strict=False):
+        for a, b in itertools.pairwise(keyed):
             if a[0] == b[0]:
                 raise UnsupportedTypeError("a set holds two elements with the same encoding")
         node["v"] = [self.encode(i) for _, _, i in keyed]
@@ -208,7 +212,9 @@ class Encoder:
             return ref
         t = type(x)
         node: dict[str, Any] = {
-            "t": "dict" if t is dict else ("odict" if t is collections.OrderedDict else "defaultdict")
+            "t": "dict"
+            if t is dict
+            else ("odict" if t is collections.OrderedDict else "defaultdict")
         }
         self._open(x, node, immutable=t is collections.defaultdict)
         if t is collections.defaultdict:
@@ -279,7 +285,7 @@ class Encoder:
             flat = x.T.reshape(-1)
         else:
             flat = np.ascontiguousarray(x).reshape(-1)
-        node["data"] = list(self.data.add(memoryview(flat.view(np.uint8))))
+        node["data"] = list(self.data.add(flat.view(np.uint8).data))
         if order is not None:
             node["order"] = order
         self._close(x)
@@ -298,6 +304,14 @@ class Encoder:
         return node
 
     def _descr(self, dt: np.dtype[Any]) -> Any:
+        descr = _CHECKED_DESCRS.get(dt)
+        if descr is None:
+            descr = self._check_descr(dt)
+            if len(_CHECKED_DESCRS) < 4096:
+                _CHECKED_DESCRS[dt] = descr
+        return descr
+
+    def _check_descr(self, dt: np.dtype[Any]) -> Any:
         if dt.subdtype is not None and dt.fields is None:
             raise UnsupportedTypeError(f"sub-array dtype {dt} (use an array of the base dtype)")
         if _has_titles(dt):
@@ -352,9 +366,14 @@ class Encoder:
         container = "array" if isinstance(x, sparse.sparray) else "matrix"
         expected = getattr(sparse, f"{fmt}_{container}", None)
         if type(x) is not expected:
-            raise UnsupportedTypeError(f"{type(x).__qualname__} (a subclass of a scipy sparse type)")
+            raise UnsupportedTypeError(
+                f"{type(x).__qualname__} (a subclass of a scipy sparse type)"
+            )
         node: dict[str, Any] = {
-            "t": "sparse", "format": fmt, "container": container, "shape": list(x.shape),
+            "t": "sparse",
+            "format": fmt,
+            "container": container,
+            "shape": list(x.shape),
         }
         self._open(x, node)
         if fmt in ("csr", "csc", "bsr"):
@@ -378,14 +397,14 @@ class Encoder:
             if t is np.memmap:
                 return self._ndarray(np.asarray(obj))
             if t is np.ma.MaskedArray:
-                return self._masked(obj)
+                return self._masked(obj)  # type: ignore[arg-type]
             raise UnsupportedTypeError(f"ndarray subclass {t.__module__}.{t.__qualname__}")
         if isinstance(obj, np.dtype):
             return {"t": "dtype", "dtype": self._descr(obj)}
         if isinstance(obj, type):
-            return {"t": "type", "name": self._name(obj)}
+            return {"t": "type", "name": self._named(obj, "type")}
         if isinstance(obj, enum.Enum):
-            return {"t": "enum", "type": self._name(t), "name": obj.name}
+            return {"t": "enum", "type": self._named(t, "enum"), "name": obj.name}
         if t is np.random.Generator:
             return self._generator(obj)
         if t is np.random.RandomState:
@@ -393,10 +412,17 @@ class Encoder:
         if t.__module__.startswith("scipy.sparse") and hasattr(obj, "format"):
             return self._sparse(obj)
         if _is_function(obj):
-            return {"t": "function", "name": self._name(obj)}
+            return {"t": "function", "name": self._named(obj, "function")}
         if isinstance(obj, tuple) and hasattr(t, "_fields"):
             return self._namedtuple(obj)
         return self._object(obj)
+
+    def _named(self, obj: Any, kind: str) -> str:
+        """The qualified name of ``obj``, recorded in the document's name index."""
+        name = self._name(obj)
+        if kind in _CONSTRUCTING or name not in self.names:
+            self.names[name] = kind
+        return name
 
     def _name(self, obj: Any) -> str:
         name = _NAMES.get(obj) if isinstance(obj, type) else None
@@ -415,7 +441,7 @@ class Encoder:
         ref = self._seen(x)
         if ref is not None:
             return ref
-        node: dict[str, Any] = {"t": "namedtuple", "type": self._name(type(x))}
+        node: dict[str, Any] = {"t": "namedtuple", "type": self._named(type(x), "namedtuple")}
         self._open(x, node, immutable=True)
         node["v"] = [self.encode(i) for i in x]
         self._close(x)
@@ -443,18 +469,18 @@ class Encoder:
         dictitems = rv[4] if len(rv) > 4 else None
         fname = getattr(func, "__name__", "")
         node: dict[str, Any]
-        if func is copyreg.__newobj__ and args and args[0] is cls:
-            node = {"t": "object", "type": self._name(cls)}
+        if func is _NEWOBJ and args and args[0] is cls:
+            node = {"t": "object", "type": self._named(cls, "object")}
             new_args = args[1:]
         elif func is cls:
-            node = {"t": "reduce", "type": self._name(cls)}
+            node = {"t": "reduce", "type": self._named(cls, "reduce")}
             new_args = args
         elif fname.startswith("__pyx_unpickle") and len(args) == 3 and args[0] is cls:
             # Cython's generated pickling: rebuilt by cls.__new__ + __setstate_cython__.
-            node = {"t": "object", "type": self._name(cls)}
+            node = {"t": "object", "type": self._named(cls, "object")}
             new_args, state = (), args[2]
         elif _has_own_state_methods(cls):
-            node = {"t": "object", "type": self._name(cls)}
+            node = {"t": "object", "type": self._named(cls, "object")}
             new_args, state = (), obj.__getstate__()
             listitems = dictitems = None
         else:
@@ -491,15 +517,22 @@ def _ident(x: Any) -> Any:
 
 
 _PLAIN = (str, int, float, bool, type(None))
+_CONSTRUCTING = frozenset({"object", "reduce"})
 
 
 def _sort_key(x: Any) -> bytes:
     """The canonical encoding of a set element, made by a fresh encoder."""
-    if type(x) in _PLAIN and (type(x) is not float or math.isfinite(x)) and (
-        type(x) is not int or -_INT_MAX < x < _INT_MAX
+    if (
+        type(x) in _PLAIN
+        and (type(x) is not float or math.isfinite(x))
+        and (type(x) is not int or -_INT_MAX < x < _INT_MAX)
     ):
         return _json.encode(x)
-    return _json.encode(Encoder().encode(x))
+    enc = Encoder()
+    key = _json.encode(enc.encode(x))
+    if enc.data.size:  # bytes or arrays inside: their contents decide, not just offsets
+        key += b"\0" + b"".join(bytes(p) for p in enc.data.parts)
+    return key
 
 
 def _is_function(obj: Any) -> bool:
@@ -529,7 +562,6 @@ def _has_longdouble(dt: np.dtype[Any]) -> bool:
 
 
 def _has_own_state_methods(cls: type) -> bool:
-    return (
-        getattr(cls, "__setstate__", None) is not None
-        and getattr(cls, "__getstate__", None) is not getattr(object, "__getstate__", None)
-    )
+    return getattr(cls, "__setstate__", None) is not None and getattr(
+        cls, "__getstate__", None
+    ) is not getattr(object, "__getstate__", None)

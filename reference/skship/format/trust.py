@@ -97,6 +97,8 @@ def make_policy(trusted: Any) -> TrustPolicy:
         else:
             name = qualified_name(item)
             if name is None:
-                raise InvalidArgumentError(f"cannot trust {item!r}: it has no importable qualified name")
+                raise InvalidArgumentError(
+                    f"cannot trust {item!r}: it has no importable qualified name"
+                )
             names.append(name)
     return TrustPolicy(names)

@@ -298,7 +298,7 @@ def _padded_dtypes(draw: st.DrawFn) -> np.dtype[Any]:
     names = [f"f{i}" for i in range(n)]
     formats: list[Any] = []
     for _ in range(n):
-        inner = draw(st.one_of(_simple_dtypes(), hnp.array_dtypes(_simple_dtypes(), max_size=2)))
+        inner = draw(st.one_of(_simple_dtypes(), _structured(2, allow_subarrays=False)))
         shape = draw(st.sampled_from([(), (), (2,)]))
         formats.append((inner, shape) if shape else inner)
     offsets = []
@@ -311,14 +311,33 @@ def _padded_dtypes(draw: st.DrawFn) -> np.dtype[Any]:
     return np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": itemsize})
 
 
+def _no_titles(dtype: np.dtype[Any]) -> bool:
+    """Field titles (a second name per field) are not part of protocol 3."""
+    if dtype.subdtype is not None:
+        return _no_titles(dtype.subdtype[0])
+    if dtype.names is None:
+        return True
+    fields: dict[str, Any] = dict(dtype.fields or {})
+    return len(fields) == len(dtype.names) and all(
+        _no_titles(fields[name][0]) for name in dtype.names
+    )
+
+
+def _structured(max_size: int, allow_subarrays: bool) -> st.SearchStrategy[np.dtype[Any]]:
+    return hnp.array_dtypes(
+        _simple_dtypes(), max_size=max_size, allow_subarrays=allow_subarrays
+    ).filter(_no_titles)
+
+
 def numpy_dtypes() -> st.SearchStrategy[np.dtype[Any]]:
     """Every non-object dtype: bool, signed and unsigned ints, float16/32/64, complex,
     datetime64/timedelta64 with units, fixed-width bytes (S) and str (U), raw void,
-    structured (nested, with sub-arrays and padding); both byte orders."""
+    structured (nested, with sub-arrays and padding; no field titles); both byte
+    orders."""
     return st.one_of(
         _simple_dtypes(),
         st.sampled_from([np.dtype("V4"), np.dtype("V1")]),
-        hnp.array_dtypes(_simple_dtypes(), max_size=3, allow_subarrays=True),
+        _structured(3, allow_subarrays=True),
         _padded_dtypes(),
     )
 

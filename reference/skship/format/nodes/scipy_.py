@@ -39,7 +39,9 @@ def _in_range(a: np.ndarray[Any, Any], hi: int, name: str) -> None:
         raise _bad(f"{name} holds values outside [0, {hi})")
 
 
-def _compressed(arrays: dict[str, Any], major: int, minor: int, blocks: tuple[int, int] | None) -> None:
+def _compressed(
+    arrays: dict[str, Any], major: int, minor: int, blocks: tuple[int, int] | None
+) -> None:
     data, indices, indptr = arrays["data"], arrays["indices"], arrays["indptr"]
     _index(indices, "indices")
     _index(indptr, "indptr")
@@ -58,7 +60,9 @@ def build_sparse(fmt: str, container: str, shape: tuple[int, int], arrays: dict[
     from scipy import sparse
 
     if set(arrays) != set(_PARTS[fmt]):
-        raise SchemaError(f"a {fmt} node needs exactly the arrays {_PARTS[fmt]}", code="E-VALUE-INVALID")
+        raise SchemaError(
+            f"a {fmt} node needs exactly the arrays {_PARTS[fmt]}", code="E-VALUE-INVALID"
+        )
     nrow, ncol = shape
     if nrow < 0 or ncol < 0:
         raise _bad("negative shape")

@@ -62,7 +62,8 @@ def validate_tree(name: str, args: Any, state: Any) -> None:
     max_classes = int(n_classes.max())
     if values.shape != (count, n_outputs, max_classes) or values.dtype != np.float64:
         raise _bad(
-            what, f"values must be float64 of shape {(count, n_outputs, max_classes)}, got {values.shape}"
+            what,
+            f"values must be float64 of shape {(count, n_outputs, max_classes)}, got {values.shape}",
         )
     left, right, feature = nodes["left_child"], nodes["right_child"], nodes["feature"]
     leaf = left == TREE_LEAF
@@ -150,7 +151,11 @@ def validate_predictors(name: str, args: Any, state: Any) -> None:
                 if np.any((child <= idx[inner]) | (child >= n)):
                     raise _bad(what, f"a {side} child index is out of range")
             f = nodes["feature_idx"][inner].astype(np.int64)
-            if f.size and _int(n_features) and (int(f.min()) < 0 or int(f.max()) >= n_features):
+            if (
+                f.size
+                and isinstance(n_features, int)
+                and (int(f.min()) < 0 or int(f.max()) >= n_features)
+            ):
                 raise _bad(what, f"a split feature is outside [0, {n_features})")
             bitsets = getattr(p, "binned_left_cat_bitsets", None)
             cat = nodes["is_categorical"].astype(bool) & inner
@@ -168,9 +173,13 @@ def validate_tree_estimator(name: str, args: Any, state: Any) -> None:
         return
     tree = state.get("tree_")
     n_in = state.get("n_features_in_")
-    if tree is not None and type(tree).__name__ == "Tree" and _int(n_in):
-        if tree.n_features != n_in:
-            raise _bad("decision tree", "the tree's n_features differs from n_features_in_")
+    if (
+        tree is not None
+        and type(tree).__name__ == "Tree"
+        and _int(n_in)
+        and tree.n_features != n_in
+    ):
+        raise _bad("decision tree", "the tree's n_features differs from n_features_in_")
 
 
 def _estimator_checks(name: str, args: Any, state: Any) -> None:
@@ -186,7 +195,10 @@ VALIDATORS = {
         f"sklearn.neighbors.{mod}.{cls}": validate_binary_tree
         for mod, names in (
             ("_kd_tree", ("KDTree", "KDTree32", "KDTree64", "BinaryTree32", "BinaryTree64")),
-            ("_ball_tree", ("BallTree", "BallTree32", "BallTree64", "BinaryTree32", "BinaryTree64")),
+            (
+                "_ball_tree",
+                ("BallTree", "BallTree32", "BallTree64", "BinaryTree32", "BinaryTree64"),
+            ),
         )
         for cls in names
     },
