@@ -115,7 +115,7 @@ class Generator:
     def alias(self, schema: Schema, base: str) -> tuple[list[str], list[str]]:
         """The alias's member types, and its lines of code."""
         name = schema["x-python-alias"]
-        members = [self.pytype(member, base) for member in schema.get("anyOf", schema.get("oneOf"))]
+        members = [self.pytype(member, base) for member in _members(schema)]
         text = f"{name} = {union(members)}"
         if len(text) <= LINE_LENGTH:
             return members, [text, "", ""]
@@ -143,7 +143,7 @@ class Generator:
                         "",
                         "",
                     ]
-                    for member in schema["oneOf"]:
+                    for member in _members(schema):
                         target, target_base = self.resolve(base, member["$ref"])
                         names.append(target["x-struct-name"])
                         classes += self.struct(target, target_base, tag_field)
@@ -159,6 +159,14 @@ class Generator:
         out = [HEADER, *imports, "import msgspec", "", *exported, *classes]
         out += [line for lines in ordered_aliases(aliases) for line in lines]
         return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _members(schema: Schema) -> list[Schema]:
+    """A union's members: anyOf/oneOf entries, or the then-branches of an if/then
+    discriminator (allOf of {"if": {t: const}, "then": {"$ref": ...}})."""
+    if "allOf" in schema and all("then" in m for m in schema["allOf"]):
+        return [m["then"] for m in schema["allOf"]]
+    return list(schema.get("anyOf", schema.get("oneOf", [])))
 
 
 def ordered_aliases(aliases: dict[str, tuple[list[str], list[str]]]) -> Iterator[list[str]]:
