@@ -193,6 +193,7 @@ def test_lone_surrogates_round_trip_or_are_refused_at_dump() -> None:
         blob = skship.dumps(x)
     except SkshipError as exc:
         assert exc.code == "E-WRITE-UNSUPPORTED-TYPE"
+        assert isinstance(exc, UnsupportedTypeError), "the code and the class disagree"
         return
     assert skship.loads(blob) == x
 

@@ -15,7 +15,7 @@ import msgspec
 from skship import __version__
 from skship.errors import (
     InvalidArgumentError,
-    SkshipError,
+    UnsupportedTypeError,
     UntrustedTypesError,
     VersionMismatchWarning,
 )
@@ -23,7 +23,6 @@ from skship.format.container import (
     DATA_MEMBER,
     DataVerifier,
     decode_data,
-    digest_parts,
     parse_container,
     write_container,
 )
@@ -67,8 +66,12 @@ def _serialize(obj: Any, compression: str | None, sample: Any) -> list[Any]:
         )
     comp = compression or "none"
     enc = Encoder()
-    with recursion_limit(DEFAULT_LIMITS.max_depth):
-        root = enc.encode(obj)
+    try:
+        with recursion_limit(DEFAULT_LIMITS.max_depth):
+            root = enc.encode(obj)
+    except BaseException:
+        enc.data.abandon()
+        raise
     doc: dict[str, Any] = {
         "protocol": 3,
         "writer": {"name": "skship", "version": __version__},
@@ -78,7 +81,7 @@ def _serialize(obj: Any, compression: str | None, sample: Any) -> list[Any]:
     }
     parts = enc.data.parts
     if enc.data.size:
-        sha, crc = digest_parts(parts)
+        sha, crc = enc.data.digests()
         doc["data"] = {
             "member": DATA_MEMBER,
             "compression": comp,
@@ -93,8 +96,9 @@ def _serialize(obj: Any, compression: str | None, sample: Any) -> list[Any]:
         with recursion_limit(DEFAULT_LIMITS.max_depth):
             schema = _json.encode(doc)
     except (TypeError, ValueError, msgspec.EncodeError) as exc:
-        raise SkshipError(
-            f"cannot encode the value tree: {exc}", code="E-WRITE-UNSUPPORTED-TYPE"
+        raise UnsupportedTypeError(
+            f"a value cannot be written as JSON ({exc}); strings must be valid Unicode "
+            "without lone surrogates"
         ) from None
     out: list[Any] = []
     write_container(out, schema, parts if enc.data.size else None, enc.data.size, crc, comp)
@@ -131,6 +135,7 @@ def _policy(trusted: Any) -> Any:
 
 def _read(buf: Any, trusted: Any, limits: Limits | None, verify: bool, copy: bool) -> Any:
     from skship.format.decoder import Builder, audit, decode_document
+    from skship.format.nodes.sklearn_ import STATE_COPIED_BY_TYPE
     from skship.format.registry import generic_validators, validators
 
     limits = limits or DEFAULT_LIMITS
@@ -144,7 +149,7 @@ def _read(buf: Any, trusted: Any, limits: Limits | None, verify: bool, copy: boo
     data: Any = b""
     verifier = None
     if doc.data is not None:
-        data = decode_data(pc, doc.data.compression, doc.data.size, limits, copy=copy)
+        data = decode_data(pc, doc.data.compression, doc.data.size, limits, copy=False)
         if verify:
             verifier = DataVerifier(data, doc.data.sha256)
     elif pc.data is not None:
@@ -154,7 +159,14 @@ def _read(buf: Any, trusted: Any, limits: Limits | None, verify: bool, copy: boo
             "the archive has a data member that schema.json does not describe",
             code="E-CONTAINER-MEMBER-UNKNOWN",
         )
-    builder = Builder(data, validators(), list(generic_validators()))
+    builder = Builder(
+        data,
+        validators(),
+        list(generic_validators()),
+        # Stored data is then a view of the caller's buffer; decompressed data is ours.
+        copy_arrays=copy and doc.data is not None and doc.data.compression == "none",
+        copies_state=STATE_COPIED_BY_TYPE,
+    )
     try:
         with recursion_limit(limits.max_depth):
             obj = builder.build(doc.root)

@@ -15,6 +15,7 @@ silently tolerates.
 from __future__ import annotations
 
 import hashlib
+import queue
 import re
 import struct
 import threading
@@ -67,25 +68,85 @@ _EOCD64_LOC = struct.Struct("<IIQI")
 
 class DataSection:
     """Collects blobs at 16-byte-aligned offsets; the bytes are never concatenated
-    until written, so a dump copies each array once."""
+    until written, so a dump copies each array once.
 
-    __slots__ = ("parts", "size")
+    Once the section passes a few megabytes, a background thread starts hashing it
+    (sha256 and the zip CRC-32) while the encoder is still walking the object graph:
+    hashlib and zlib release the GIL, so the digests cost little wall time on a
+    second core."""
+
+    __slots__ = ("_hasher", "parts", "size")
+
+    STREAM_AFTER = 4 << 20
 
     def __init__(self) -> None:
         self.parts: list[Any] = []
         self.size = 0
+        self._hasher: _StreamHasher | None = None
 
     def add(self, buf: memoryview) -> tuple[int, int]:
         pad = -self.size % BLOB_ALIGN
         if pad:
-            self.parts.append(b"\0" * pad)
-            self.size += pad
+            self._append(b"\0" * pad)
         offset = self.size
         n = buf.nbytes
         if n:
-            self.parts.append(buf)
-            self.size += n
+            self._append(buf)
         return offset, n
+
+    def _append(self, part: Any) -> None:
+        self.parts.append(part)
+        self.size += memoryview(part).nbytes
+        if self._hasher is not None:
+            self._hasher.put(part)
+        elif self.size > self.STREAM_AFTER:
+            self._hasher = _StreamHasher(self.parts)
+
+    def abandon(self) -> None:
+        """Stop the hashing thread of a dump that failed."""
+        if self._hasher is not None:
+            self._hasher.finish()
+            self._hasher = None
+
+    def digests(self) -> tuple[str, int]:
+        """sha256 (hex) and CRC-32 of the whole section."""
+        if self._hasher is not None:
+            return self._hasher.finish()
+        h = hashlib.sha256()
+        crc = 0
+        for p in self.parts:
+            h.update(p)
+            crc = _crc32(p, crc)
+        return h.hexdigest(), crc
+
+
+class _StreamHasher:
+    """sha256 and CRC-32 of parts fed to a worker thread as they are produced."""
+
+    def __init__(self, initial: list[Any]) -> None:
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._result: list[Any] = []
+        for p in initial:
+            self._queue.put(p)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def put(self, part: Any) -> None:
+        self._queue.put(part)
+
+    def _run(self) -> None:
+        h = hashlib.sha256()
+        crc = 0
+        get = self._queue.get
+        while (part := get()) is not None:
+            h.update(part)
+            crc = _crc32(part, crc)
+        self._result += [h.hexdigest(), crc]
+
+    def finish(self) -> tuple[str, int]:
+        self._queue.put(None)
+        self._thread.join()
+        return self._result[0], self._result[1]
 
 
 def _sha256_parts(parts: Sequence[Any], out: list[str]) -> None:
@@ -95,27 +156,12 @@ def _sha256_parts(parts: Sequence[Any], out: list[str]) -> None:
     out.append(h.hexdigest())
 
 
-def _crc32_parts(parts: Sequence[Any], out: list[int]) -> None:
-    crc = 0
-    for p in parts:
-        crc = _crc32(p, crc)
-    out.append(crc)
-
-
 def digest_parts(parts: Sequence[Any]) -> tuple[str, int]:
-    """sha256 and crc32 of the concatenated parts. hashlib and zlib release the GIL,
-    so for large sections the two run on separate cores."""
-    sha: list[str] = []
-    crc: list[int] = []
-    if sum(memoryview(p).nbytes for p in parts) > (1 << 20):
-        t = threading.Thread(target=_sha256_parts, args=(parts, sha))
-        t.start()
-        _crc32_parts(parts, crc)
-        t.join()
-    else:
-        _sha256_parts(parts, sha)
-        _crc32_parts(parts, crc)
-    return sha[0], crc[0]
+    """sha256 and CRC-32 of the concatenated parts (for callers without a DataSection)."""
+    section = DataSection()
+    for p in parts:
+        section._append(p)
+    return section.digests()
 
 
 def compress_parts(parts: Sequence[Any], compression: str) -> list[bytes]:

@@ -528,12 +528,22 @@ class Builder:
     """Builds Python objects from an audited tree. Only trusted names are resolved."""
 
     def __init__(
-        self, data: Any, validators: dict[str, Validator], generic: list[Validator]
+        self,
+        data: Any,
+        validators: dict[str, Validator],
+        generic: list[Validator],
+        *,
+        copy_arrays: bool = False,
+        copies_state: frozenset[str] = frozenset(),
     ) -> None:
         self.data = data
         self.memo: dict[int, Any] = {}
         self.validators = validators
         self.generic = generic
+        # ``data`` is a view of the caller's buffer: arrays get their own copy, except
+        # inside the state of types whose __setstate__ copies it anyway (a Tree).
+        self.copy_arrays = copy_arrays
+        self.copies_state = copies_state
 
     def build(self, v: Any) -> Any:
         if type(v) in _SCALARS:
@@ -726,7 +736,11 @@ class Builder:
                     f"an empty array of shape {shape} is too large", code="E-VALUE-INVALID"
                 ) from None
         else:
-            flat = np.frombuffer(self.data, dtype=dt, count=count, offset=off)
+            if self.copy_arrays:  # byte for byte, padding of structured dtypes included
+                own = bytearray(memoryview(self.data)[off : off + count * dt.itemsize])
+                flat = np.frombuffer(own, dtype=dt, count=count)
+            else:
+                flat = np.frombuffer(self.data, dtype=dt, count=count, offset=off)
             arr = flat.reshape(shape[::-1]).T if v.order == "F" else flat.reshape(shape)
         self._register(v, arr)
         return arr
@@ -865,7 +879,13 @@ class Builder:
         except Exception as exc:
             raise ConstructionError(f"{v.type} refused the stored arguments: {exc}") from None
         self._register(v, obj)
-        state = self.build(v.state) if v.state is not None else None
+        copying = self.copy_arrays
+        if copying and v.type in self.copies_state:
+            self.copy_arrays = False
+        try:
+            state = self.build(v.state) if v.state is not None else None
+        finally:
+            self.copy_arrays = copying
         self._validate(v.type, args, state)
         if v.state is not None:
             _setstate(obj, state, v.type)

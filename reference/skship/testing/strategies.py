@@ -628,26 +628,33 @@ def cyclic_values(draw: st.DrawFn, children: st.SearchStrategy[Any] | None = Non
 # ------------------------------------------------------------------------- everything
 
 
+def _weighted(*choices: tuple[int, st.SearchStrategy[Any]]) -> st.SearchStrategy[Any]:
+    """Pick a strategy with the given weights. (``st.one_of`` flattens nested one_ofs,
+    which would give each of the many scalar kinds as much weight as all of numpy.)"""
+    pool = [strategy for weight, strategy in choices for _ in range(weight)]
+    return st.sampled_from(pool).flatmap(lambda strategy: strategy)
+
+
 def _leaves() -> st.SearchStrategy[Any]:
-    return st.one_of(
-        scalars(),
-        enum_members(),
-        ranges(),
-        slices(),
-        callables(),
-        numpy_arrays(),
-        numpy_scalars(),
-        numpy_dtypes(),
-        random_generators(),
-        sparse_matrices(),
+    return _weighted(
+        (6, scalars()),
+        (1, enum_members()),
+        (1, ranges()),
+        (1, slices()),
+        (1, callables()),
+        (3, numpy_arrays()),
+        (1, numpy_scalars()),
+        (1, numpy_dtypes()),
+        (1, random_generators()),
+        (2, sparse_matrices()),
     )
 
 
 def _extend(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    return st.one_of(
-        containers(children),
-        shared_values(children),
-        cyclic_values(children),
+    return _weighted(
+        (6, containers(children)),
+        (2, shared_values(children)),
+        (1, cyclic_values(children)),
     )
 
 

@@ -128,42 +128,96 @@ def validate_binary_tree(name: str, args: Any, state: Any) -> None:
         raise _bad(what, "a node on the last level is not marked as a leaf")
 
 
+_PREDICTOR_FIELDS = frozenset(
+    {"is_leaf", "left", "right", "feature_idx", "is_categorical", "bitset_idx"}
+)
+
+
+def _predictor_parts(p: Any, what: str) -> tuple[np.ndarray[Any, Any], int, int]:
+    nodes = getattr(p, "nodes", None)
+    if (
+        not isinstance(nodes, np.ndarray)
+        or nodes.ndim != 1
+        or not set(nodes.dtype.names or ()) >= _PREDICTOR_FIELDS
+    ):
+        raise _bad(what, "a predictor's nodes are not a 1-d array of predictor records")
+    counts = []
+    for attr in ("binned_left_cat_bitsets", "raw_left_cat_bitsets"):
+        bits = getattr(p, attr, None)
+        counts.append(len(bits) if isinstance(bits, np.ndarray) and bits.ndim == 2 else 0)
+    return nodes, len(nodes), min(counts)
+
+
+def _check_predictor_nodes(preds: list[Any], n_features: int | None, what: str) -> None:
+    """All predictors at once: children after their parent and inside their own tree,
+    features inside [0, n_features), categorical splits inside both bitset tables."""
+    if not preds:
+        return
+    parts = [_predictor_parts(p, what) for p in preds]
+    dtype = parts[0][0].dtype
+    if any(n.dtype != dtype for n, _, _ in parts):
+        raise _bad(what, "predictors disagree on their node layout")
+    # Concatenate as raw bytes: numpy promotes structured dtypes field by field otherwise.
+    raw = [np.ascontiguousarray(n).view(np.uint8) for n, _, _ in parts]
+    nodes = np.concatenate(raw).view(dtype)
+    sizes = np.array([n for _, n, _ in parts], dtype=np.int64)
+    if np.any(sizes < 1):
+        raise _bad(what, "a predictor has no nodes")
+    starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
+    size_of = np.repeat(sizes, sizes)
+    local = np.arange(len(nodes), dtype=np.int64) - starts
+    inner = nodes["is_leaf"] == 0
+    ok = np.ones(len(nodes), dtype=bool)
+    for side in ("left", "right"):
+        child = nodes[side].astype(np.int64)
+        ok &= (child > local) & (child < size_of)
+    feature = nodes["feature_idx"].astype(np.int64)
+    ok &= feature >= 0
+    if n_features is not None:
+        ok &= feature < n_features
+    cat = nodes["is_categorical"] != 0
+    if cat[inner].any():
+        bits = np.repeat(np.array([b for _, _, b in parts], dtype=np.int64), sizes)
+        b = nodes["bitset_idx"].astype(np.int64)
+        ok &= ~cat | ((b >= 0) & (b < bits))
+    if not (ok | ~inner).all():
+        raise _bad(what, "a split points outside its tree, its features or its bitsets")
+
+
+def validate_tree_predictor(name: str, args: Any, state: Any) -> None:
+    """A TreePredictor on its own: node indices within its tree (its model checks the
+    features, which the predictor alone cannot know)."""
+    if state is ARGS_ONLY:
+        return
+    what = "tree predictor"
+    if not isinstance(state, dict):
+        raise _bad(what, "state must be a dict")
+    nodes = state.get("nodes")
+    if (
+        not isinstance(nodes, np.ndarray)
+        or nodes.ndim != 1
+        or not set(nodes.dtype.names or ()) >= _PREDICTOR_FIELDS
+    ):
+        raise _bad(what, "nodes must be a 1-d array of predictor records")
+    n = len(nodes)
+    idx = np.arange(n)
+    left, right = nodes["left"], nodes["right"]
+    ok = (left > idx) & (left < n) & (right > idx) & (right < n)
+    if not (ok | (nodes["is_leaf"] != 0)).all():
+        raise _bad(what, "a child index is outside the tree")
+
+
 def validate_predictors(name: str, args: Any, state: Any) -> None:
-    """HistGradientBoosting: every predictor's node indices within the model."""
+    """HistGradientBoosting: every predictor's split features within the model."""
     if not isinstance(state, dict) or "_predictors" not in state:
         return
     what = "histogram gradient boosting"
     n_features = state.get("n_features_in_")
     preds = state["_predictors"]
-    if not isinstance(preds, list):
-        raise _bad(what, "_predictors must be a list")
-    for row in preds:
-        for p in row if isinstance(row, list) else [row]:
-            nodes = getattr(p, "nodes", None)
-            if not isinstance(nodes, np.ndarray) or nodes.dtype.names is None:
-                raise _bad(what, "a predictor has no node array")
-            n = len(nodes)
-            leaf = nodes["is_leaf"].astype(bool)
-            inner = ~leaf
-            idx = np.arange(n)
-            for side in ("left", "right"):
-                child = nodes[side][inner].astype(np.int64)
-                if np.any((child <= idx[inner]) | (child >= n)):
-                    raise _bad(what, f"a {side} child index is out of range")
-            f = nodes["feature_idx"][inner].astype(np.int64)
-            if (
-                f.size
-                and isinstance(n_features, int)
-                and (int(f.min()) < 0 or int(f.max()) >= n_features)
-            ):
-                raise _bad(what, f"a split feature is outside [0, {n_features})")
-            bitsets = getattr(p, "binned_left_cat_bitsets", None)
-            cat = nodes["is_categorical"].astype(bool) & inner
-            if np.any(cat):
-                n_bits = len(bitsets) if isinstance(bitsets, np.ndarray) else 0
-                b = nodes["bitset_idx"][cat].astype(np.int64)
-                if int(b.min()) < 0 or int(b.max()) >= n_bits:
-                    raise _bad(what, "a categorical split points outside the bitsets")
+    if not isinstance(preds, list) or not isinstance(n_features, int | np.integer):
+        raise _bad(what, "_predictors must be a list and n_features_in_ an int")
+    flat = [p for row in preds for p in (row if isinstance(row, list) else [row])]
+    _check_predictor_nodes(flat, int(n_features), what)
 
 
 def validate_tree_estimator(name: str, args: Any, state: Any) -> None:
@@ -191,6 +245,7 @@ def _estimator_checks(name: str, args: Any, state: Any) -> None:
 
 VALIDATORS = {
     "sklearn.tree._tree.Tree": validate_tree,
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor": validate_tree_predictor,
     **{
         f"sklearn.neighbors.{mod}.{cls}": validate_binary_tree
         for mod, names in (
@@ -204,3 +259,6 @@ VALIDATORS = {
     },
 }
 GENERIC_VALIDATORS = [_estimator_checks]
+# Types whose __setstate__ copies the arrays of their state into buffers of their own,
+# so a reader need not copy those arrays out of the file first.
+STATE_COPIED_BY_TYPE = frozenset({"sklearn.tree._tree.Tree"})
