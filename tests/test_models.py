@@ -256,3 +256,28 @@ def test_sparse_with_bad_indices_is_refused(fmt: str) -> None:
     data[off : off + n] = idx.tobytes()
     with pytest.raises(errors.ValidationError):
         skship.loads(_rebuild(doc, data))
+
+
+def test_mahalanobis_metric_with_a_short_matrix_is_refused() -> None:
+    from sklearn.neighbors import BallTree
+
+    X = np.random.default_rng(0).normal(size=(50, 3))
+    tree = BallTree(X, metric="mahalanobis", VI=np.eye(3))
+    assert skship.loads(skship.dumps(tree)).query(X[:2])[1].shape == (2, 1)
+    doc, data = _doc_and_data(skship.dumps(tree))
+    metric = _find(doc, lambda n: n.get("t") == "object" and "Mahalanobis" in n.get("type", ""))[0]
+    mat = metric["state"]["v"][2]
+    assert mat["shape"] == [3, 3]
+    mat["shape"] = [9, 1]  # same bytes, read as 9 rows of 1: not square
+    with pytest.raises(errors.ValidationError):
+        skship.loads(_rebuild(doc, data))
+
+
+def test_pyfunc_distance_is_not_constructible_by_default() -> None:
+    from sklearn.metrics import DistanceMetric
+
+    metric = DistanceMetric.get_metric("pyfunc", func=np.minimum)
+    blob = skship.dumps(metric)
+    assert skship.get_untrusted_types(blob) == [
+        type(metric).__module__ + "." + type(metric).__qualname__
+    ]

@@ -103,6 +103,10 @@ HELPER_PATTERNS = (
 )
 
 
+# Helper types that call a stored function: a file must not build them by default.
+NEVER_CONSTRUCTED = ("sklearn.metrics._dist_metrics.PyFuncDistance",)
+
+
 def sklearn_names() -> tuple[list[str], list[str]]:
     """(constructible, reference-only) names."""
     import sklearn
@@ -130,7 +134,9 @@ def sklearn_names() -> tuple[list[str], list[str]]:
                 if "<" in obj.__qualname__:
                     continue
                 name = f"{obj.__module__}.{obj.__qualname__}"
-                if issubclass(obj, BaseEstimator) or name.startswith(HELPER_PATTERNS):
+                if name.startswith(NEVER_CONSTRUCTED):
+                    reference.add(name)
+                elif issubclass(obj, BaseEstimator) or name.startswith(HELPER_PATTERNS):
                     construct.add(name)
                 else:
                     reference.add(name)

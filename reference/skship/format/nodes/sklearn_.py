@@ -236,7 +236,29 @@ def validate_tree_estimator(name: str, args: Any, state: Any) -> None:
         raise _bad("decision tree", "the tree's n_features differs from n_features_in_")
 
 
+def validate_distance_metric(name: str, args: Any, state: Any) -> None:
+    """DistanceMetric subclasses: (p, vec, mat) state. Mahalanobis checks X against the
+    number of rows of ``mat`` and then reads it as a square matrix, so it must be one."""
+    if state is ARGS_ONLY:
+        return
+    what = name.rsplit(".", 1)[-1]
+    if not isinstance(state, tuple) or len(state) < 3:
+        raise _bad(what, "state must be (p, vec, mat, ...)")
+    vec, mat = state[1], state[2]
+    if not (
+        isinstance(vec, np.ndarray)
+        and vec.ndim == 1
+        and isinstance(mat, np.ndarray)
+        and mat.ndim == 2
+    ):
+        raise _bad(what, "vec must be 1-d and mat 2-d")
+    if "Mahalanobis" in what and mat.shape[0] != mat.shape[1]:
+        raise _bad(what, f"mat must be square, not {mat.shape[0]} x {mat.shape[1]}")
+
+
 def _estimator_checks(name: str, args: Any, state: Any) -> None:
+    if name.startswith("sklearn.metrics._dist_metrics."):
+        validate_distance_metric(name, args, state)
     if not name.startswith("sklearn."):
         return
     validate_tree_estimator(name, args, state)
