@@ -165,7 +165,8 @@ def _read(buf: Any, trusted: Any, limits: Limits | None, verify: bool, copy: boo
         list(generic_validators()),
         # Stored data is then a view of the caller's buffer; decompressed data is ours.
         copy_arrays=copy and doc.data is not None and doc.data.compression == "none",
-        copies_state=STATE_COPIED_BY_TYPE,
+        # Skipping a copy is safe only when nobody can change the bytes after validation.
+        copies_state=STATE_COPIED_BY_TYPE if isinstance(buf, bytes) else frozenset(),
     )
     try:
         with recursion_limit(limits.max_depth):
