@@ -571,3 +571,21 @@ def test_name_index_must_match_the_tree() -> None:
     )
     assert code_of(weaker) == "E-SCHEMA-NAMES"
     assert skship.get_untrusted_types(file_with(root)) == ["math.sqrt"]
+
+
+def test_dtype_table() -> None:
+    point = np.dtype([("x", "<f8"), ("y", "<i4")])
+    arrays = [np.zeros(3, dtype=point), np.ones(2, dtype=point), point]
+    blob = skship.dumps(arrays)
+    schema = zipfile.ZipFile(io.BytesIO(blob)).read("schema.json")
+    assert schema.count(b'"<i4"') == 1  # the layout is written once, in the table
+    loaded = skship.loads(blob)
+    assert loaded[0].dtype == point and loaded[2] == point
+    table_root = {"t": "ndarray", "dtype": 1, "shape": [1], "data": [0, 8]}
+    assert code_of(file_with(table_root, bytes(16), dtypes=[[["a", "<f8"]]])) == "E-DATA-DTYPE"
+    inline_ok = file_with(
+        {"t": "ndarray", "dtype": 0, "shape": [2], "data": [0, 16]},
+        bytes(16),
+        dtypes=[[["a", "<f8"]]],
+    )
+    assert skship.loads(inline_ok)["a"].tolist() == [0.0, 0.0]

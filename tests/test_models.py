@@ -168,7 +168,12 @@ def _find(node: Any, pred: Any) -> list[Any]:
 
 
 def _tree_nodes_array(doc: dict[str, Any]) -> dict[str, Any]:
-    return _find(doc, lambda n: n.get("t") == "ndarray" and isinstance(n.get("dtype"), list))[0]
+    return _find(doc["root"], lambda n: n.get("t") == "ndarray" and type(n.get("dtype")) is int)[0]
+
+
+def _structured(doc: dict[str, Any], ref: dict[str, Any]) -> np.dtype[Any]:
+    """A structured array node's dtype, from the document's dtype table."""
+    return np.lib.format.descr_to_dtype([tuple(f) for f in doc["dtypes"][ref["dtype"]]])
 
 
 @pytest.mark.parametrize(
@@ -181,7 +186,7 @@ def test_tree_with_bad_indices_is_refused(field: str, value: int) -> None:
     )
     doc, data = _doc_and_data(skship.dumps(tree))
     ref = _tree_nodes_array(doc)
-    dt = np.lib.format.descr_to_dtype([tuple(f) for f in ref["dtype"]])
+    dt = _structured(doc, ref)
     off, n = ref["data"]
     nodes = np.frombuffer(data, dtype=dt, count=n // dt.itemsize, offset=off).copy()
     nodes[0][field] = value
@@ -226,11 +231,11 @@ def test_histgb_predictor_with_bad_child_is_refused() -> None:
         doc,
         lambda n: (
             n.get("t") == "ndarray"
-            and isinstance(n.get("dtype"), list)
-            and any(f[0] == "left" for f in n["dtype"])
+            and type(n.get("dtype")) is int
+            and any(f[0] == "left" for f in doc["dtypes"][n["dtype"]])
         ),
     )[0]
-    dt = np.lib.format.descr_to_dtype([tuple(f) for f in ref["dtype"]])
+    dt = _structured(doc, ref)
     off, n = ref["data"]
     nodes = np.frombuffer(data, dtype=dt, count=n // dt.itemsize, offset=off).copy()
     nodes[0]["left"] = 60000

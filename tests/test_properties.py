@@ -1,13 +1,17 @@
 """Hypothesis properties of the protocol-3 reader and writer.
 
 - round trip: ``loads(dumps(x))`` equals ``x`` (types exact, nan == nan) and shares
-  objects exactly where ``x`` does, cycles included; for every compression;
+  objects exactly where ``x`` does, cycles included; for every compression and for
+  memory-mapped loads;
+- ``get_untrusted_types`` lists exactly the names a default load refuses;
 - every written ``schema.json`` validates against ``schemas/format/3``;
 - ``dumps`` is deterministic: twice, across ``copy.deepcopy`` and across a round trip;
 - arbitrary bytes and mutated valid files (bytes flipped, truncated, spliced;
   ``schema.json`` edited or the data section changed with the recorded sha256s fixed, so
   the deeper checks are reached) raise only ``skship.errors.FormatError`` subclasses,
-  and quickly.
+  and quickly; so do valid files under tight limits (``LimitError``).
+
+The values come from the public strategies in ``skship.testing.strategies``.
 """
 
 from __future__ import annotations
@@ -32,7 +36,13 @@ from hypothesis import assume, given, reject, settings
 from hypothesis import strategies as st
 
 import skship
-from skship.errors import FormatError, LimitError, UnsupportedTypeError, VersionMismatchWarning
+from skship.errors import (
+    FormatError,
+    LimitError,
+    UnsupportedTypeError,
+    UntrustedTypesError,
+    VersionMismatchWarning,
+)
 from skship.format.container import decode_data, parse_container, write_container
 from skship.format.limits import DEFAULT_LIMITS, Limits
 from skship.testing import strategies as sst
@@ -141,6 +151,23 @@ def test_round_trip(x: Any) -> None:
     y = skship.loads(blob, trusted=TRUSTED)
     assert sst.equal(y, x)
     assert sst.same_identity_structure(x, y)
+
+
+@settings(max_examples=100)
+@given(st.one_of(sst.values(), name_rich))
+def test_untrusted_types_are_listed_and_refused(x: Any) -> None:
+    """get_untrusted_types names exactly what a default load refuses: here, only the
+    strategies' own classes and the few functions outside the default trust."""
+    blob = dump_or_reject(x)
+    untrusted = skship.get_untrusted_types(blob)
+    assert set(untrusted) <= set(TRUSTED)
+    if untrusted:
+        with pytest.raises(UntrustedTypesError) as info:
+            skship.loads(blob)
+        assert info.value.types == sorted(untrusted)
+    else:
+        assert sst.equal(skship.loads(blob), x)
+    assert skship.get_untrusted_types(blob, trusted=untrusted) == []
 
 
 @settings(max_examples=200)

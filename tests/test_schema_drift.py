@@ -309,7 +309,7 @@ INVALID = {
     ),
     "data ref of one": doc('{"t": "ndarray", "dtype": "<f8", "shape": [1], "data": [0]}'),
     "data ref of three": doc('{"t": "bytes", "data": [0, 8, 8]}'),
-    "dtype as number": doc('{"t": "dtype", "dtype": 8}'),
+    "dtype as a string": doc('{"t": "dtype", "dtype": {"kind": "f"}}'),
     "unknown bit generator": doc('{"t": "generator", "bit_generator": "Xoshiro", "state": 1}'),
     "unknown sparse format": doc(
         '{"t": "sparse", "format": "csx", "container": "array", "shape": [1, 1], "arrays": {}}'
@@ -333,6 +333,7 @@ INVALID = {
 # Rules only the JSON Schema expresses: msgspec accepts these; the spec requires readers to
 # refuse them (the decoder checks them after decoding, with its own error codes).
 SCHEMA_ONLY = {
+    "dtype as a negative table index": doc('{"t": "dtype", "dtype": -1}'),
     "protocol 4 (E-PROTOCOL-UNSUPPORTED)": doc(protocol="4"),
     "sha256 not lowercase hex": doc(data=data_info(sha256="AB" * 32)),
     "negative data size": doc(data=data_info(size=-1)),
@@ -365,6 +366,7 @@ SCHEMA_ONLY = {
 # Rules only msgspec sees: JSON Schema counts 1.0 as an integer and cannot see the lexical
 # form; the spec's lexical rule (an int has no '.' and no exponent) is what msgspec enforces.
 MSGSPEC_ONLY = {
+    "dtype index written as a float": doc('{"t": "dtype", "dtype": 8.0}'),
     "range with 1.0": doc('{"t": "range", "v": [1.0, 2, 3]}'),
     "ref id 0.0": doc('{"t": "ref", "id": 0.0}'),
     "shape with 2e0": doc('{"t": "objarray", "shape": [2e0], "v": [1, 2]}'),

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 from collections import OrderedDict, defaultdict
 from typing import Any
 
@@ -314,6 +315,37 @@ def test_object_arrays() -> None:
     a = np.empty((2, 2), dtype=object, order="F")
     a[0, 0], a[0, 1], a[1, 0], a[1, 1] = [1], "x", None, np.arange(2)
     round_trip(a)
+
+
+def _quietly(func: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call func without warnings: numpy warns when it builds the default fill value of
+    a structured dtype whose fields cannot hold it (999999 in int8, 1e20 in float16)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return func(*args, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "x",
+    [
+        np.ma.MaskedArray([1.0, 2.0, 3.0], mask=[0, 1, 0]),
+        np.ma.MaskedArray([1.0, 2.0], mask=[0, 1], fill_value=-1.0),
+        np.ma.MaskedArray(np.arange(4).reshape(2, 2), mask=np.ma.nomask),
+        np.ma.MaskedArray(np.arange(3, dtype=np.int8), mask=[1, 0, 0]),
+        np.ma.MaskedArray(np.arange(3, dtype=np.uint16), mask=[1, 0, 0]),
+        np.ma.MaskedArray(np.array(["a", "bc"], dtype="<U3"), mask=[0, 1]),
+        np.ma.MaskedArray(np.array(["2020-01-01", "NaT"], dtype="M8[D]"), mask=[0, 1]),
+        np.ma.MaskedArray(np.array([3, -6], dtype="m8[25us]"), mask=[0, 1]),
+        np.ma.MaskedArray(np.zeros(2, dtype=[("a", "<i4"), ("b", "<f8")]), mask=[(0, 1), (1, 0)]),
+        _quietly(np.ma.MaskedArray, np.zeros(2, dtype=[("a", "i1"), ("b", "<f2")]), mask=[(0, 1), (1, 0)]),
+    ],
+    ids=["float", "fill-value", "nomask", "int8-default-fill", "uint16-default-fill",
+         "unicode-default-fill", "datetime", "timedelta-multiplier", "structured",
+         "structured-small-fields"],
+)  # fmt: skip
+def test_masked_arrays(x: np.ma.MaskedArray[Any, Any]) -> None:
+    y = round_trip(x)
+    assert type(y) is np.ma.MaskedArray
 
 
 def test_numpy_scalars_and_dtypes() -> None:

@@ -177,7 +177,7 @@ class NamedTuple(_Node, frozen=True, tag="namedtuple"):
 class Array(_Node, frozen=True, tag="ndarray"):
     """A numpy.ndarray of a non-object dtype; its bytes are a blob in the data section, in C or Fortran order."""
 
-    dtype: str | list[list[Any]]
+    dtype: str | int | list[list[Any]]
     shape: list[int]
     data: tuple[int, int]
     order: Literal["C", "F"] = "C"
@@ -204,14 +204,14 @@ class MaskedArray(_Node, frozen=True, tag="masked"):
 class NumpyScalar(_Node, frozen=True, tag="npscalar"):
     """A numpy scalar (numpy.float32(1.5), numpy.int64(3), ...): its dtype and its raw bytes in base64."""
 
-    dtype: str | list[list[Any]]
+    dtype: str | int | list[list[Any]]
     b: str
 
 
 class Dtype(_Node, frozen=True, tag="dtype"):
     """A numpy.dtype object."""
 
-    dtype: str | list[list[Any]]
+    dtype: str | int | list[list[Any]]
 
 
 class Type(_Node, frozen=True, tag="type"):
@@ -345,6 +345,7 @@ class Document(
     writer: Writer
     environment: Environment
     names: dict[str, Literal["object", "reduce", "type", "function", "enum", "namedtuple"]]
+    dtypes: list[str | list[list[Any]]] = []
     root: Value
     data: DataInfo | None = None
     signature: Signature | None = None

@@ -77,8 +77,10 @@ def _serialize(obj: Any, compression: str | None, sample: Any) -> list[Any]:
         "writer": {"name": "skship", "version": __version__},
         "environment": _environment(),
         "names": dict(sorted(enc.names.items())),
-        "root": root,
     }
+    if enc.dtypes:
+        doc["dtypes"] = enc.dtypes
+    doc["root"] = root
     parts = enc.data.parts
     if enc.data.size:
         sha, crc = enc.data.digests()
@@ -167,6 +169,7 @@ def _read(buf: Any, trusted: Any, limits: Limits | None, verify: bool, copy: boo
         copy_arrays=copy and doc.data is not None and doc.data.compression == "none",
         # Skipping a copy is safe only when nobody can change the bytes after validation.
         copies_state=STATE_COPIED_BY_TYPE if isinstance(buf, bytes) else frozenset(),
+        dtypes=found.dtypes,
     )
     try:
         with recursion_limit(limits.max_depth):

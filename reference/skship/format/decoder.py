@@ -260,13 +260,23 @@ def _tuplify_field(field: list[Any]) -> list[Any]:
 
 
 class Audit:
-    """What the audit found: names to import, node count, and the checked data refs."""
+    """What the audit found: names to import, node count, and the parsed dtype table."""
 
-    __slots__ = ("names", "nodes")
+    __slots__ = ("dtypes", "names", "nodes")
 
     def __init__(self) -> None:
         self.names: dict[str, str] = {}  # name -> node kind that names it
         self.nodes = 0
+        self.dtypes: list[np.dtype[Any]] = []
+
+
+def dtype_of(descr: Any, table: list[np.dtype[Any]]) -> np.dtype[Any]:
+    """The dtype a node names: inline, or by index into the document's dtype table."""
+    if type(descr) is int:
+        if not 0 <= descr < len(table):
+            raise SchemaError(f"dtype index {descr} is not in the dtype table", code="E-DATA-DTYPE")
+        return table[descr]
+    return parse_dtype(descr)
 
 
 (
@@ -339,6 +349,7 @@ _SCALARS = (type(None), bool, int, float, str)
 def audit(doc: S.Document, limits: Limits) -> Audit:
     """Walk the tree without importing anything; raise on any structural problem."""
     result = Audit()
+    table = result.dtypes = [parse_dtype(d) for d in doc.dtypes]
     data_size = doc.data.size if doc.data is not None else 0
     spans: list[tuple[int, int]] = []
     declared: set[int] = set()
@@ -398,7 +409,7 @@ def audit(doc: S.Document, limits: Limits) -> Audit:
             if t is S.DefaultDict:
                 push((v.factory, d))
         elif kind == _K_ARRAY:
-            dt = parse_dtype(v.dtype)
+            dt = dtype_of(v.dtype, table)
             _check_shape(v.shape)
             off, n = v.data
             want = math.prod(v.shape) * dt.itemsize
@@ -415,7 +426,7 @@ def audit(doc: S.Document, limits: Limits) -> Audit:
             _check_ref(off, n, data_size, limits)
             spans.append((off, n))
         elif kind == _K_DTYPE:
-            parse_dtype(v.dtype)
+            dtype_of(v.dtype, table)
         elif kind == _K_OBJECT:
             if t is S.Object:
                 for c in reversed(v.elems or ()):
@@ -535,8 +546,10 @@ class Builder:
         *,
         copy_arrays: bool = False,
         copies_state: frozenset[str] = frozenset(),
+        dtypes: list[np.dtype[Any]] | None = None,
     ) -> None:
         self.data = data
+        self.dtypes = dtypes or []
         self.memo: dict[int, Any] = {}
         self.validators = validators
         self.generic = generic
@@ -724,7 +737,7 @@ class Builder:
 
     # -- numpy
     def _array(self, v: S.Array) -> np.ndarray[Any, Any]:
-        dt = parse_dtype(v.dtype)
+        dt = dtype_of(v.dtype, self.dtypes)
         off = v.data[0]
         shape = tuple(v.shape)
         count = math.prod(shape)
@@ -764,20 +777,31 @@ class Builder:
         data, mask = self.build(v.data), self.build(v.mask)
         if not isinstance(data, np.ndarray) or not isinstance(mask, np.ndarray):
             raise SchemaError("a masked array needs array data and mask", code="E-VALUE-INVALID")
-        if mask.dtype != np.bool_ or mask.shape != data.shape:
+        if mask.dtype != np.ma.make_mask_descr(data.dtype) or mask.shape != data.shape:
             raise SchemaError(
                 "a masked array's mask must be bool and shaped like its data",
                 code="E-VALUE-INVALID",
             )
         try:
-            obj = np.ma.MaskedArray(data, mask=mask, fill_value=self.build(v.fill_value))
-        except (TypeError, ValueError) as exc:
+            with np.errstate(all="ignore"):  # numpy's default fill overflows float16
+                obj = np.ma.MaskedArray(data, mask=mask)
+                if v.fill_value is not None:
+                    fill = self.build(v.fill_value)
+                    if (
+                        isinstance(fill, np.ndarray)
+                        and fill.shape == ()
+                        and fill.dtype == data.dtype
+                    ):
+                        setattr(obj, "_fill_value", fill)  # noqa: B010 - as stored, padding included
+                    else:
+                        obj.fill_value = fill
+        except (TypeError, ValueError, OverflowError) as exc:
             raise SchemaError(f"invalid masked array: {exc}", code="E-VALUE-INVALID") from None
         self._register(v, obj)
         return obj
 
     def _npscalar(self, v: S.NumpyScalar) -> Any:
-        dt = parse_dtype(v.dtype)
+        dt = dtype_of(v.dtype, self.dtypes)
         try:
             raw = base64.b64decode(v.b, validate=True)
         except (binascii.Error, ValueError):
@@ -791,7 +815,7 @@ class Builder:
         return np.frombuffer(raw, dtype=dt, count=1)[0] if dt.itemsize else np.zeros((), dt)[()]
 
     def _dtype(self, v: S.Dtype) -> np.dtype[Any]:
-        return parse_dtype(v.dtype)
+        return dtype_of(v.dtype, self.dtypes)
 
     def _generator(self, v: S.Generator) -> Any:
         bg = getattr(np.random, v.bit_generator)()

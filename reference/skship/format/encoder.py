@@ -75,6 +75,8 @@ class Encoder:
     def __init__(self) -> None:
         self.data = DataSection()
         self.names: dict[str, str] = {}
+        self.dtypes: list[Any] = []
+        self._dtype_index: dict[np.dtype[Any], int] = {}
         # id(obj) -> [node dict, obj, open_immutable]; obj kept alive so ids stay unique
         self._memo: dict[int, list[Any]] = {}
         self._next_id = 0
@@ -299,17 +301,35 @@ class Encoder:
         self._open(x, node, immutable=True)
         node["data"] = self._array_node(np.asarray(x.data))
         node["mask"] = self._array_node(np.ma.getmaskarray(x))
-        node["fill_value"] = self.encode(x.fill_value)
+        # Only a fill value other than the dtype's default: numpy computes (and caches)
+        # the default lazily, and for small ints it does not even fit the dtype, so the
+        # reader recomputes it. Comparing with a fresh array's default keeps the output
+        # the same whether or not something has looked at x.fill_value yet.
+        fill = getattr(x, "_fill_value", None)  # None until set or first looked at
+        if fill is not None:
+            with np.errstate(all="ignore"):  # numpy's default for float16 overflows
+                default = np.ma.MaskedArray(np.empty(0, dtype=x.dtype)).fill_value
+            if not _same_value(np.asarray(fill), np.asarray(default)):
+                node["fill_value"] = self.encode(fill)
         self._close(x)
         return node
 
     def _descr(self, dt: np.dtype[Any]) -> Any:
+        """A dtype as written in a node: its descr string, or for a structured dtype
+        its index in the document's dtype table (each layout is written once)."""
+        index = self._dtype_index.get(dt)
+        if index is not None:
+            return index
         descr = _CHECKED_DESCRS.get(dt)
         if descr is None:
             descr = self._check_descr(dt)
             if len(_CHECKED_DESCRS) < 4096:
                 _CHECKED_DESCRS[dt] = descr
-        return descr
+        if isinstance(descr, str):
+            return descr
+        self._dtype_index[dt] = index = len(self.dtypes)
+        self.dtypes.append(descr)
+        return index
 
     def _check_descr(self, dt: np.dtype[Any]) -> Any:
         if dt.subdtype is not None and dt.fields is None:
@@ -530,6 +550,8 @@ def _sort_key(x: Any) -> bytes:
         return _json.encode(x)
     enc = Encoder()
     key = _json.encode(enc.encode(x))
+    if enc.dtypes:  # structured dtypes inside: their layout decides, not their index
+        key += b"\0" + _json.encode(enc.dtypes)
     if enc.data.size:  # bytes or arrays inside: their contents decide, not just offsets
         key += b"\0" + b"".join(bytes(p) for p in enc.data.parts)
     return key
@@ -545,6 +567,19 @@ def _is_function(obj: Any) -> bool:
         "_ArrayFunctionDispatcher",
         "fused_cython_function",
     } and (getattr(obj, "__self__", None) is None or isinstance(obj.__self__, types.ModuleType))
+
+
+def _same_value(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> bool:
+    """Equal dtype and values, field by field (padding bytes of structured values are
+    junk, so bytes cannot be compared)."""
+    if a.dtype != b.dtype or a.shape != b.shape:
+        return False
+    if a.dtype.names:
+        return all(_same_value(a[name], b[name]) for name in a.dtype.names)
+    try:
+        return bool(np.array_equal(a, b, equal_nan=True))
+    except TypeError:  # strings and bytes have no NaN
+        return bool(np.array_equal(a, b))
 
 
 def _has_titles(dt: np.dtype[Any]) -> bool:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import enum
 import functools
 import math
+import warnings
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
@@ -34,6 +35,7 @@ import hypothesis.extra.numpy as hnp
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
+from hypothesis import reject
 from hypothesis import strategies as st
 from numpy.lib.format import dtype_to_descr
 
@@ -57,6 +59,7 @@ __all__ = [
     "floats",
     "hashables",
     "integers",
+    "masked_arrays",
     "numpy_arrays",
     "numpy_dtypes",
     "numpy_scalars",
@@ -409,6 +412,58 @@ def object_arrays(
     return arr
 
 
+@st.composite
+def masked_arrays(draw: st.DrawFn) -> np.ma.MaskedArray[Any, Any]:
+    """``numpy.ma.MaskedArray`` over any non-object array, with a mask (one flag per
+    field for structured dtypes) and sometimes a fill value of its own."""
+    data = draw(numpy_arrays())
+    mask_dtype = np.ma.make_mask_descr(data.dtype)
+    raw = draw(
+        st.binary(
+            min_size=data.size * mask_dtype.itemsize, max_size=data.size * mask_dtype.itemsize
+        )
+    )
+    mask = (
+        (np.frombuffer(raw, dtype=np.uint8) & 1)
+        .astype(np.bool_)
+        .view(mask_dtype)
+        .reshape(data.shape)
+    )
+    fill = (
+        draw(hnp.from_dtype(data.dtype))
+        if data.dtype.kind in "iuf" and draw(st.booleans())
+        else None
+    )
+    try:
+        with warnings.catch_warnings():
+            # numpy builds the default fill value of a structured dtype at once, and
+            # warns when a field is too small for it.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            masked: np.ma.MaskedArray[Any, Any] = np.ma.MaskedArray(data, mask=mask)
+            if fill is not None:
+                masked.fill_value = fill
+        _fill_value(masked)  # numpy computes other defaults lazily, and may fail to
+    except (TypeError, ValueError):
+        # numpy cannot make a default fill value for some structured dtypes (datetime
+        # fields with a multiplier, for one): such arrays cannot be built usefully.
+        reject()
+    return masked
+
+
+def _fill_value(masked: np.ma.MaskedArray[Any, Any]) -> Any:
+    """The fill value ``masked.fill_value`` gives, without storing the default in
+    ``masked`` the way that property does, and without numpy's overflow warnings for
+    defaults a small dtype cannot hold (999999 in an int8 field, 1e20 in a float16 one)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if getattr(masked, "_fill_value", None) is None:
+            masked = np.ma.MaskedArray(np.empty(0, dtype=masked.dtype))
+        value = masked.fill_value
+    # A structured default is built field by field, with whatever bytes the padding
+    # between fields held: compare the fields only.
+    return value.item() if isinstance(value, np.void) and value.dtype.names else value
+
+
 def _scalar_of(dtype: np.dtype[Any]) -> st.SearchStrategy[np.generic]:
     def first(arr: npt.NDArray[Any]) -> np.generic:
         return arr.reshape(-1)[0]  # type: ignore[no-any-return]
@@ -462,7 +517,7 @@ def sparse_matrices(draw: st.DrawFn) -> Any:
         rows, cols = br * draw(st.integers(0, 3)), bc * draw(st.integers(0, 3))
     else:
         rows, cols = draw(st.integers(0, 5)), draw(st.integers(0, 5))
-    dense = draw(hnp.arrays(dtype, (rows, cols), elements=hnp.from_dtype(dtype, allow_nan=False)))
+    dense = draw(hnp.arrays(dtype, (rows, cols)))
     mask = draw(hnp.arrays(np.bool_, (rows, cols)))
     dense[mask] = 0
     coo = sp.coo_array(dense) if as_array else sp.coo_matrix(dense)
@@ -473,7 +528,7 @@ def sparse_matrices(draw: st.DrawFn) -> Any:
         n = draw(st.integers(0, 6))
         r = np.asarray(draw(st.lists(st.integers(0, rows - 1), min_size=n, max_size=n)), np.int32)
         c = np.asarray(draw(st.lists(st.integers(0, cols - 1), min_size=n, max_size=n)), np.int32)
-        data = draw(hnp.arrays(dtype, n, elements=hnp.from_dtype(dtype, allow_nan=False)))
+        data = draw(hnp.arrays(dtype, n))
         cls = sp.coo_array if as_array else sp.coo_matrix
         raw = cls((data, (r, c)), shape=(rows, cols))
         if fmt == "coo":
@@ -645,6 +700,7 @@ def _leaves() -> st.SearchStrategy[Any]:
         (3, numpy_arrays()),
         (1, numpy_scalars()),
         (1, numpy_dtypes()),
+        (1, masked_arrays()),
         (1, random_generators()),
         (2, sparse_matrices()),
     )
@@ -729,6 +785,12 @@ class _Equality:
             return self._eq_seq(list(a.items()), list(b.items()))
         if isinstance(a, set | frozenset):
             return self._eq_unordered(list(a), list(b))
+        if isinstance(a, np.ma.MaskedArray):
+            return (
+                self.eq(a.data, b.data)
+                and self.eq(np.ma.getmaskarray(a), np.ma.getmaskarray(b))
+                and self.eq(_fill_value(a), _fill_value(b))
+            )
         if isinstance(a, np.ndarray):
             if a.shape != b.shape or _descr(a.dtype) != _descr(b.dtype):
                 return False
@@ -802,6 +864,8 @@ def equal(a: Any, b: Any) -> bool:
     - floats: ``nan`` equals ``nan``, ``-0.0`` differs from ``0.0``;
     - dicts compare in insertion order (keys by this equality, so key types count);
       defaultdicts also by factory;
+    - masked arrays by data, mask (``nomask`` counts as all False) and fill value
+      (numpy's default for the dtype when none was set);
     - arrays by dtype (byte order and structure included), shape, memory order (C or
       Fortran) and raw bytes; object arrays element by element in logical order (the
       format stores them in C order, so memory order is not compared);
