@@ -64,42 +64,50 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 _canonical = msgspec.json.Encoder()
 
 
+def _decode_json(decoder: msgspec.json.Decoder[Any], raw: bytes, limits: Limits) -> Any:
+    """Decode with ``decoder``, mapping every failure to its error code."""
+    try:
+        return decoder.decode(raw)
+    except RecursionError:
+        raise LimitError(
+            f"schema.json nests deeper than the limit of {limits.max_depth}", code="E-LIMIT-DEPTH"
+        ) from None
+    except msgspec.ValidationError as exc:
+        # A newer protocol, an unknown extension or a duplicate key explains a schema
+        # mismatch better than the mismatch itself.
+        _check_protocol(raw)
+        _check_duplicates(raw)
+        raise SchemaError(f"schema.json does not follow the protocol-3 schema: {exc}") from None
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise SchemaError(
+            f"schema.json is not valid UTF-8 JSON: {exc}", code="E-SCHEMA-JSON"
+        ) from None
+
+
 def decode_document(raw: bytes, limits: Limits) -> S.Document:
     """Decode schema.json into Structs. Refuses invalid UTF-8/JSON, schema violations,
     duplicate keys, other protocols and unknown must-understand extensions."""
     with recursion_limit(limits.max_depth):
-        try:
-            doc = _decoder.decode(raw)
-        except RecursionError:
-            raise LimitError(
-                f"schema.json nests deeper than the limit of {limits.max_depth}",
-                code="E-LIMIT-DEPTH",
-            ) from None
-        except msgspec.ValidationError as exc:
-            # A newer protocol or an unknown extension explains a schema mismatch
-            # better than the mismatch itself.
-            _check_protocol(raw)
-            _check_duplicates(raw)
-            raise SchemaError(f"schema.json does not follow the protocol-3 schema: {exc}") from None
-        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-            raise SchemaError(
-                f"schema.json is not valid UTF-8 JSON: {exc}", code="E-SCHEMA-JSON"
-            ) from None
+        doc: S.Document = _decode_json(_decoder, raw, limits)
         # Files in canonical form (every file skship writes) re-encode to the same
         # bytes, which proves they hold no duplicate keys; anything else gets the full,
         # slower check.
         if _canonical.encode(doc) != raw:
             _check_duplicates(raw)
+    _check_protocol_number(doc.protocol)
     _check_header(doc)
     return doc
 
 
-def _check_header(doc: S.Document) -> None:
-    if doc.protocol != PROTOCOL:
+def _check_protocol_number(protocol: int) -> None:
+    if protocol != PROTOCOL:
         raise UnsupportedProtocolError(
-            f"the file uses protocol {doc.protocol}; this reader implements protocol {PROTOCOL}. "
+            f"the file uses protocol {protocol}; this reader implements protocol {PROTOCOL}. "
             "Upgrade skship to read it."
         )
+
+
+def _check_header(doc: S.Document) -> None:
     _check_extensions(doc.extensions)
     if doc.data is not None and (doc.data.size < 0 or not _SHA256.match(doc.data.sha256)):
         raise SchemaError("data.size must be >= 0 and data.sha256 64 lowercase hex digits")
@@ -132,21 +140,8 @@ _index_decoder = msgspec.json.Decoder(_Index)
 def read_name_index(raw: bytes, limits: Limits) -> dict[str, str]:
     """The document's name index, without building the value tree."""
     with recursion_limit(limits.max_depth):
-        try:
-            head = _index_decoder.decode(raw)
-        except RecursionError:
-            raise LimitError("schema.json nests too deeply", code="E-LIMIT-DEPTH") from None
-        except msgspec.ValidationError as exc:
-            _check_protocol(raw)
-            raise SchemaError(f"schema.json does not follow the protocol-3 schema: {exc}") from None
-        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-            raise SchemaError(
-                f"schema.json is not valid UTF-8 JSON: {exc}", code="E-SCHEMA-JSON"
-            ) from None
-    if head.protocol != PROTOCOL:
-        raise UnsupportedProtocolError(
-            f"the file uses protocol {head.protocol}; this reader implements protocol {PROTOCOL}."
-        )
+        head: _Index = _decode_json(_index_decoder, raw, limits)
+    _check_protocol_number(head.protocol)
     _check_extensions(head.extensions)
     return head.names
 
@@ -170,11 +165,8 @@ def _check_protocol(raw: bytes) -> None:
     except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeDecodeError):
         return
     p = head.get("protocol")
-    if isinstance(p, int) and not isinstance(p, bool) and p != PROTOCOL:
-        raise UnsupportedProtocolError(
-            f"the file uses protocol {p}; this reader implements protocol {PROTOCOL}. "
-            "Upgrade skship to read it."
-        )
+    if isinstance(p, int) and not isinstance(p, bool):
+        _check_protocol_number(p)
     _check_extensions(head.get("extensions", []))
 
 
