@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from skship.format.container import digest_parts, write_container
+from skship.format.container import DataSection, write_container
 
 ENV = {"python": "3.11.0", "numpy": "2.0.0", "scipy": "1.14.0"}
 
@@ -70,7 +70,9 @@ def build(doc: dict[str, Any] | bytes, data: bytes = b"", compression: str = "no
     schema = doc if isinstance(doc, bytes) else msgspec.json.encode(doc)
     out: list[Any] = []
     if data:
-        _, crc = digest_parts([data])
+        section = DataSection()
+        section.add(memoryview(data))
+        _, crc = section.digests()
         write_container(out, schema, [data], len(data), crc, compression)
     else:
         write_container(out, schema, None, 0, 0, compression)

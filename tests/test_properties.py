@@ -94,7 +94,7 @@ def unpack(blob: bytes) -> tuple[dict[str, Any], bytes | None, str]:
     info = doc.get("data")
     if not info:
         return doc, None, "none"
-    data = decode_data(pc, info["compression"], info["size"], DEFAULT_LIMITS, copy=True)
+    data = decode_data(pc, info["compression"], info["size"], DEFAULT_LIMITS)
     return doc, bytes(data), info["compression"]
 
 

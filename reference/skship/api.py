@@ -151,7 +151,7 @@ def _read(buf: Any, trusted: Any, limits: Limits | None, verify: bool, copy: boo
     data: Any = b""
     verifier = None
     if doc.data is not None:
-        data = decode_data(pc, doc.data.compression, doc.data.size, limits, copy=False)
+        data = decode_data(pc, doc.data.compression, doc.data.size, limits)
         if verify:
             verifier = DataVerifier(data, doc.data.sha256)
     elif pc.data is not None:

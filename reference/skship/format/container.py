@@ -156,14 +156,6 @@ def _sha256_parts(parts: Sequence[Any], out: list[str]) -> None:
     out.append(h.hexdigest())
 
 
-def digest_parts(parts: Sequence[Any]) -> tuple[str, int]:
-    """sha256 and CRC-32 of the concatenated parts (for callers without a DataSection)."""
-    section = DataSection()
-    for p in parts:
-        section._append(p)
-    return section.digests()
-
-
 def compress_parts(parts: Sequence[Any], compression: str) -> list[bytes]:
     if compression == "deflate":
         # Level 3, as joblib's compress=3: most of level 6's ratio at twice the speed.
@@ -535,11 +527,9 @@ def _inflate(raw: memoryview, info: MemberInfo, cap: int) -> bytes:
     return out
 
 
-def decode_data(
-    pc: ParsedContainer, compression: str, size: int, limits: Limits, copy: bool
-) -> Any:
-    """Return the data section as a buffer. Stored data is returned as a view of
-    the file (``copy=False``, used by mmap) or a fresh writable copy."""
+def decode_data(pc: ParsedContainer, compression: str, size: int, limits: Limits) -> Any:
+    """Return the data section as a buffer: stored data as a view of the file (the
+    builder decides which arrays to copy), compressed data freshly decompressed."""
     info = pc.data
     if info is None:
         raise _corrupt(
@@ -559,7 +549,7 @@ def decode_data(
         raise _corrupt(f"data member holds {info.usize} bytes but schema.json says {size}")
     raw = memoryview(pc.buf)[info.start : info.start + info.csize]
     if info.method == METHOD_STORED:
-        return bytearray(raw) if copy else raw
+        return raw
     if info.method == METHOD_DEFLATE:
         return bytearray(_inflate(raw, info, size))
     try:

@@ -34,25 +34,17 @@ _NoneType = type(None)
 _json = msgspec.json.Encoder()
 
 
-_DESCRS: dict[np.dtype[Any], Any] = {}
 _NAMES: dict[type, str] = {}
 _CHECKED_DESCRS: dict[np.dtype[Any], Any] = {}
 _NEWOBJ = getattr(copyreg, "__newobj__")  # noqa: B009 - typeshed does not declare it
 
 
 def dtype_descr(dt: np.dtype[Any]) -> Any:
-    """The .npy header descr of a dtype (a string, or a list for structured dtypes)."""
-    try:
-        return _DESCRS[dt]
-    except KeyError:
-        pass
+    """The .npy header descr of a dtype (a string, or a list for structured dtypes).
+    Not cached here: Encoder._descr caches the checked result per dtype."""
     if dt.fields is None and dt.subdtype is None:
-        descr = dt.str
-    else:
-        descr = _listify(np.lib.format.dtype_to_descr(dt))
-    if len(_DESCRS) < 4096:
-        _DESCRS[dt] = descr
-    return descr
+        return dt.str
+    return _listify(np.lib.format.dtype_to_descr(dt))
 
 
 def _listify(x: Any) -> Any:
