@@ -7,7 +7,6 @@ import hashlib
 import io
 import struct
 import zipfile
-import zlib
 from typing import Any
 
 import msgspec
@@ -100,33 +99,16 @@ def raw_zip(
     return buf.getvalue()
 
 
-def deflate_bomb(size: int) -> bytes:
-    c = zlib.compressobj(9, zlib.DEFLATED, -15)
-    chunk = b"\0" * (1 << 20)
-    out = []
-    left = size
-    while left > 0:
-        n = min(left, len(chunk))
-        out.append(c.compress(chunk[:n]))
-        left -= n
-    out.append(c.flush())
-    return b"".join(out)
-
-
-def patch_local_header_size(blob: bytes, member: str, new_usize: int) -> bytes:
-    """Rewrite the uncompressed size of a member in both headers."""
+def patch_member_size(blob: bytes, member: str, new_usize: int) -> bytes:
+    """Rewrite the uncompressed size of a member in its local and central headers."""
     b = bytearray(blob)
     name = member.encode()
-    i = b.find(b"PK\x03\x04")
-    while i >= 0:
-        nlen = struct.unpack_from("<H", b, i + 26)[0]
-        if bytes(b[i + 30 : i + 30 + nlen]) == name:
-            struct.pack_into("<I", b, i + 22, new_usize)
-        i = b.find(b"PK\x03\x04", i + 4)
-    j = b.find(b"PK\x01\x02")
-    while j >= 0:
-        nlen = struct.unpack_from("<H", b, j + 28)[0]
-        if bytes(b[j + 46 : j + 46 + nlen]) == name:
-            struct.pack_into("<I", b, j + 24, new_usize)
-        j = b.find(b"PK\x01\x02", j + 4)
+    # (signature, offset of the size field, offset of the name length, header length)
+    for sig, size_at, nlen_at, head in ((b"PK\x03\x04", 22, 26, 30), (b"PK\x01\x02", 24, 28, 46)):
+        i = b.find(sig)
+        while i >= 0:
+            nlen = struct.unpack_from("<H", b, i + nlen_at)[0]
+            if bytes(b[i + head : i + head + nlen]) == name:
+                struct.pack_into("<I", b, i + size_at, new_usize)
+            i = b.find(sig, i + 4)
     return bytes(b)
