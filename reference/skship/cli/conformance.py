@@ -1,0 +1,7 @@
+"""`skship conformance ...`: commands of this group are added to `app`."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="conformance commands.", no_args_is_help=True)
