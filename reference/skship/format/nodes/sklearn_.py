@@ -256,6 +256,126 @@ def validate_distance_metric(name: str, args: Any, state: Any) -> None:
         raise _bad(what, f"mat must be square, not {mat.shape[0]} x {mat.shape[1]}")
 
 
+def _flat_estimators(ests: Any) -> list[Any] | None:
+    """The sub-estimators of ``estimators_`` (a list, nested lists or an object array)."""
+    if isinstance(ests, np.ndarray):
+        return list(ests.reshape(-1)) if ests.dtype == object else None
+    if isinstance(ests, list):
+        out: list[Any] = []
+        for e in ests:
+            if isinstance(e, list | np.ndarray):
+                out.extend(_flat_estimators(e) or [])
+            else:
+                out.append(e)
+        return out
+    return None
+
+
+def validate_ensemble_trees(name: str, args: Any, state: Any) -> None:
+    """Forests, gradient boosting, bagging and isolation forests hand X to their trees
+    without checking it again (``check_input=False``, or Cython's ``predict_stages``),
+    so every tree must read exactly the features the ensemble checked X for; gradient
+    boosting writes tree k's output to column k, so it needs n_trees_per_iteration_
+    columns of trees."""
+    if not isinstance(state, dict) or "estimators_" not in state:
+        return
+    what = name.rsplit(".", 1)[-1]
+    ests = state["estimators_"]
+    n_in: Any = state.get("n_features_in_")
+    per_iteration = state.get("n_trees_per_iteration_")
+    if (
+        isinstance(ests, np.ndarray)
+        and _int(per_iteration)
+        and (ests.dtype != object or ests.ndim != 2 or ests.shape[1] != per_iteration)
+    ):
+        raise _bad(what, "estimators_ must have n_trees_per_iteration_ columns of trees")
+    flat = _flat_estimators(ests)
+    if not flat or not _int(n_in):
+        return
+    features = state.get("estimators_features_")
+    if features is not None and (not isinstance(features, list) or len(features) != len(flat)):
+        raise _bad(what, "estimators_features_ must list the features of each estimator")
+    for i, est in enumerate(flat):
+        tree = getattr(est, "tree_", None)
+        if tree is None or type(tree).__name__ != "Tree":
+            continue
+        if features is not None:
+            f = np.asarray(features[i])
+            if f.ndim != 1 or f.dtype.kind not in "iu" or np.any((f < 0) | (f >= n_in)):
+                raise _bad(what, f"estimator {i} reads features outside [0, {n_in})")
+            want = len(f)
+        else:
+            want = int(n_in)
+        if tree.n_features != want:
+            raise _bad(
+                what, f"tree {i} reads {tree.n_features} features where the model has {want}"
+            )
+
+
+def validate_cluster_centers(name: str, args: Any, state: Any) -> None:
+    """k-means (Cython) reads as many columns of cluster_centers_ as X has, and X is
+    checked against n_features_in_."""
+    if not isinstance(state, dict):
+        return
+    centers, n_in = state.get("cluster_centers_"), state.get("n_features_in_")
+    if centers is None or not _int(n_in):
+        return
+    if not isinstance(centers, np.ndarray) or centers.ndim != 2 or centers.shape[1] != n_in:
+        raise _bad(name.rsplit(".", 1)[-1], f"cluster_centers_ must be 2-d with {n_in} columns")
+
+
+def validate_libsvm(name: str, args: Any, state: Any) -> None:
+    """SVC, NuSVC, SVR, NuSVR, OneClassSVM: libsvm (C) reads support vectors, dual
+    coefficients and intercepts by the counts in _n_support, without bounds checks.
+    scikit-learn itself only checks the sum of _n_support (CVE-2020-28975)."""
+    if not isinstance(state, dict) or "_n_support" not in state:
+        return
+    what = name.rsplit(".", 1)[-1]
+    sv: Any = state.get("support_vectors_")
+    n_support: Any = state.get("_n_support")
+    dual: Any = state.get("_dual_coef_")
+    intercept: Any = state.get("_intercept_")
+    support: Any = state.get("support_")
+    arrays = (sv, n_support, dual, intercept, support)
+    if not all(hasattr(a, "shape") for a in arrays):
+        raise _bad(what, "support vectors, counts, coefficients and intercepts are required")
+    n_sv = sv.shape[0]
+    if not isinstance(n_support, np.ndarray) or n_support.ndim != 1:
+        raise _bad(what, "_n_support must be a 1-d integer array")
+    if n_support.dtype.kind not in "iu" or (n_support.size and n_support.min() < 0):
+        raise _bad(what, "_n_support must hold non-negative integers")
+    if not isinstance(support, np.ndarray) or support.shape != (n_sv,):
+        raise _bad(what, "support_ must hold one index per support vector")
+    if "classes_" in state:  # SVC, NuSVC (the libsvm type is a class attribute)
+        n_class = len(n_support)
+        pairs = n_class * (n_class - 1) // 2
+        if n_class < 2 or int(n_support.sum()) != n_sv:
+            raise _bad(what, "_n_support must count every support vector, per class")
+        if dual.shape != (n_class - 1, n_sv):
+            raise _bad(what, f"_dual_coef_ must have shape {(n_class - 1, n_sv)}")
+        for key in ("_probA", "_probB"):
+            p = state.get(key)
+            if p is not None and (not hasattr(p, "shape") or p.size not in (0, pairs)):
+                raise _bad(what, f"{key} must be empty or hold one value per class pair")
+    else:
+        pairs = 1
+        if dual.shape != (1, n_sv):
+            raise _bad(what, f"_dual_coef_ must have shape {(1, n_sv)}")
+    if intercept.shape != (pairs,):
+        raise _bad(what, f"_intercept_ must hold {pairs} value(s)")
+    n_in = state.get("n_features_in_")
+    kernel = state.get("kernel")
+    if (
+        not state.get("_sparse")
+        and kernel != "precomputed"
+        and isinstance(kernel, str)
+        and _int(n_in)
+        and n_sv
+        and (not isinstance(sv, np.ndarray) or sv.ndim != 2 or sv.shape[1] != n_in)
+    ):
+        raise _bad(what, f"support_vectors_ must have {n_in} columns")
+
+
 def _estimator_checks(name: str, args: Any, state: Any) -> None:
     if name.startswith("sklearn.metrics._dist_metrics."):
         validate_distance_metric(name, args, state)
@@ -263,6 +383,10 @@ def _estimator_checks(name: str, args: Any, state: Any) -> None:
         return
     validate_tree_estimator(name, args, state)
     validate_predictors(name, args, state)
+    validate_ensemble_trees(name, args, state)
+    validate_libsvm(name, args, state)
+    if name.startswith(("sklearn.cluster._kmeans.", "sklearn.cluster._bisect_k_means.")):
+        validate_cluster_centers(name, args, state)
 
 
 VALIDATORS = {
