@@ -189,7 +189,13 @@ def render() -> str:
         "(clusterers and embeddings that only `fit_predict`/`fit_transform`) are "
         "checked on state alone.\n"
         "- **skops 0.16**: `skops.io.dumps`, `get_untrusted_types`, then `loads` trusting "
-        "exactly those; the last column counts them.\n\n"
+        "exactly those; the last column counts them.\n"
+        "- **The default trust** is derived from these models "
+        "([how](spec/format/security.md#trust)): what they build and store by name, the "
+        "sibling classes of their helpers, and scikit-learn's public API, each checked "
+        "not to run code a file chooses. The pickle round trip is the reference for "
+        "full state because scikit-learn's `Bunch` drops its table of deprecated keys "
+        "when unpickled, as it does when loaded here.\n\n"
     )
     w("## Estimators\n\n")
     w(HEADER + "\n" + RULE + "\n")
