@@ -177,6 +177,11 @@ class _SetsState:
         state["callback"]()
 
 
+class _Compares(_Stores):
+    def __eq__(self, other: object) -> bool:
+        return bool(self.a(other))
+
+
 class _Reviewed(_Stores):
     def __setattr__(self, key: str, value: Any) -> None:
         object.__setattr__(self, key, value)
@@ -186,6 +191,7 @@ def test_construct_check_refuses_code_that_calls_its_input() -> None:
     assert gen_trusted.construct_problems(_Stores) == []
     assert gen_trusted.construct_problems(_Runs) != []
     assert gen_trusted.construct_problems(_SetsState) != []
+    assert gen_trusted.construct_problems(_Compares) != []  # runs as a dict key
     assert gen_trusted.construct_problems(_Reviewed) != []  # not reviewed
 
 

@@ -230,7 +230,7 @@ def reference_denied(name: str, obj: Any = None) -> str | None:
         return None
     if isinstance(obj, types.ModuleType):
         return "a module"
-    if callable(obj) and not isinstance(obj, type):
+    if callable(obj):  # functions, and types (a stored type may be called later)
         try:
             params = inspect.signature(obj).parameters
         except (TypeError, ValueError):
@@ -244,7 +244,8 @@ def reference_denied(name: str, obj: Any = None) -> str | None:
 # ------------------------------------------------------------------ construct safety
 # Loading a [construct] type runs, at most: cls.__new__(cls, *args) (object node) or
 # cls(*args) (reduce node), then __setstate__ / __setstate_cython__ or a __dict__ update
-# (and __setattr__ for slot state), then extend / __setitem__ for stored items. Each of
+# (and __setattr__ for slot state), then extend / __setitem__ for stored items, and
+# __hash__ / __eq__ when the object is a set element or a dict key. Each of
 # those that a type defines itself must be one we can show calls nothing from the file:
 # an __init__ that only stores its arguments (checked on its source), a method inherited
 # from a builtin, or one of the implementations reviewed below (keyed by the sha256 of
@@ -257,6 +258,9 @@ LOAD_METHODS = (
     "__setattr__",
     "extend",
     "__setitem__",
+    # Run when a built object becomes a set element or a dict key.
+    "__hash__",
+    "__eq__",
 )
 # Reviewed Python implementations: "<defining class>.<method>" -> (sha256(source)[:16],
 # what makes it safe). Read in scikit-learn 1.9 / scipy 1.16.
@@ -284,6 +288,15 @@ REVIEWED: dict[str, tuple[str, str]] = {
         )
     },
     "sklearn._loss.link.Interval.__post_init__": ("6d46bc5d995286d5", "compares two numbers"),
+    **{
+        f"sklearn.gaussian_process.kernels.{cls}.__eq__": (digest, "compares parameters")
+        for cls, digest in (
+            ("Kernel", "cea96c2a6337f0b9"),
+            ("CompoundKernel", "214f3bcf6b6b8e17"),
+            ("Exponentiation", "aebec88392553161"),
+            ("KernelOperator", "98253eb6ad0a7a92"),
+        )
+    },
     "sklearn.base.BaseEstimator.__setstate__": (
         "c9a57edc6ee4221d",
         "pops _sklearn_version (warns on a mismatch), then updates __dict__",
@@ -461,10 +474,14 @@ def _init_only_stores(fn: Any) -> bool:
     return True
 
 
+def _dataclass_generated(klass: type, fn: Any) -> bool:
+    return dataclasses.is_dataclass(klass) and fn.__code__.co_filename.startswith("<")
+
+
 def _dataclass_init(klass: type, fn: Any) -> bool:
     """The __init__ dataclasses generate: it assigns fields, then runs __post_init__,
     which must be reviewed like any other method."""
-    if not (dataclasses.is_dataclass(klass) and fn.__code__.co_filename.startswith("<")):
+    if not _dataclass_generated(klass, fn):
         return False
     post = getattr(klass, "__post_init__", None)
     if post is None:
@@ -493,8 +510,12 @@ def construct_problems(cls: type) -> list[str]:
         key = f"{klass.__module__}.{klass.__qualname__}.{method}"
         fn = vars(klass)[method]
         fn = getattr(fn, "__func__", fn)
+        if fn is None:  # __hash__ = None: unhashable, nothing runs
+            continue
         if inspect.isfunction(fn):
             if method == "__init__" and (_init_only_stores(fn) or _dataclass_init(klass, fn)):
+                continue
+            if method == "__eq__" and _dataclass_generated(klass, fn):
                 continue
             reviewed = REVIEWED.get(key)
             if reviewed is None or reviewed[0] != _source_hash(fn):
