@@ -312,6 +312,16 @@ def test_kmeans_centers_must_have_the_model_features(data: Any) -> None:
     _refused_by_validation(model)
 
 
+def test_bisecting_tree_centers_must_have_the_model_features(data: Any) -> None:
+    from sklearn.cluster import BisectingKMeans
+
+    model = BisectingKMeans(3, random_state=0).fit(data[0])
+    skship.loads(skship.dumps(model))
+    node = model._bisecting_tree.left
+    node.center = node.center[:2]
+    _refused_by_validation(model)
+
+
 @pytest.mark.parametrize(
     "tamper",
     [

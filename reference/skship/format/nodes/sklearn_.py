@@ -320,8 +320,20 @@ def validate_cluster_centers(name: str, args: Any, state: Any) -> None:
     centers, n_in = state.get("cluster_centers_"), state.get("n_features_in_")
     if centers is None or not _int(n_in):
         return
+    what = name.rsplit(".", 1)[-1]
     if not isinstance(centers, np.ndarray) or centers.ndim != 2 or centers.shape[1] != n_in:
-        raise _bad(name.rsplit(".", 1)[-1], f"cluster_centers_ must be 2-d with {n_in} columns")
+        raise _bad(what, f"cluster_centers_ must be 2-d with {n_in} columns")
+    # Bisecting k-means predicts down its tree, stacking each node's two child centers.
+    stack, seen = [state.get("_bisecting_tree")], set()
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        center = getattr(node, "center", None)
+        if not isinstance(center, np.ndarray) or center.shape != (n_in,):
+            raise _bad(what, f"every node of the bisecting tree needs a center of {n_in} values")
+        stack += [getattr(node, "left", None), getattr(node, "right", None)]
 
 
 def validate_libsvm(name: str, args: Any, state: Any) -> None:
