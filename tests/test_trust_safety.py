@@ -312,6 +312,32 @@ def test_kmeans_centers_must_have_the_model_features(data: Any) -> None:
     _refused_by_validation(model)
 
 
+@pytest.mark.parametrize("cls", ["KNeighborsClassifier", "RadiusNeighborsClassifier"])
+def test_neighbor_labels_must_be_class_indices(data: Any, cls: str) -> None:
+    import sklearn.neighbors
+
+    model = getattr(sklearn.neighbors, cls)().fit(*data)
+    skship.loads(skship.dumps(model))
+    y = model._y.copy()
+    y[0] = 10**6  # a vote written far past the class scores
+    model._y = y
+    _refused_by_validation(model)
+    model._y = y[:5]  # fewer labels than fitted rows: read past the end
+    _refused_by_validation(model)
+
+
+def test_multi_output_neighbor_labels_are_checked_per_output(data: Any) -> None:
+    from sklearn.neighbors import KNeighborsClassifier
+
+    X, y = data
+    model = KNeighborsClassifier().fit(X, np.column_stack([y, y % 2]))
+    skship.loads(skship.dumps(model))
+    labels = model._y.copy()
+    labels[0, 1] = 2  # column 1 has two classes
+    model._y = labels
+    _refused_by_validation(model)
+
+
 def test_bisecting_tree_centers_must_have_the_model_features(data: Any) -> None:
     from sklearn.cluster import BisectingKMeans
 

@@ -336,6 +336,27 @@ def validate_cluster_centers(name: str, args: Any, state: Any) -> None:
         stack += [getattr(node, "left", None), getattr(node, "right", None)]
 
 
+def validate_neighbors_labels(name: str, args: Any, state: Any) -> None:
+    """KNeighbors/RadiusNeighbors classifiers: compiled code adds each neighbour's vote at
+    ``class_scores[i, _y[j]]`` for every fitted row j, so _y needs one class index per row
+    of _fit_X, each below the number of classes."""
+    if not isinstance(state, dict) or not {"_y", "classes_", "_fit_X"} <= state.keys():
+        return
+    what = name.rsplit(".", 1)[-1]
+    y, classes, fit_x = state["_y"], state["classes_"], state["_fit_X"]
+    if not isinstance(y, np.ndarray) or not hasattr(fit_x, "shape") or y.dtype.kind not in "iu":
+        raise _bad(what, "_y must be an integer array")
+    columns = y.reshape(len(y), -1) if y.ndim in (1, 2) else None
+    per_output = classes if isinstance(classes, list) else [classes]
+    if columns is None or len(y) != fit_x.shape[0] or columns.shape[1] != len(per_output):
+        raise _bad(what, "_y must hold one class index per fitted sample and output")
+    for j, cls in enumerate(per_output):
+        n = len(cls) if hasattr(cls, "__len__") else -1
+        col = columns[:, j]
+        if col.size and (int(col.min()) < 0 or int(col.max()) >= n):
+            raise _bad(what, f"_y holds a class index outside [0, {n})")
+
+
 def validate_libsvm(name: str, args: Any, state: Any) -> None:
     """SVC, NuSVC, SVR, NuSVR, OneClassSVM: libsvm (C) reads support vectors, dual
     coefficients and intercepts by the counts in _n_support, without bounds checks.
@@ -397,6 +418,7 @@ def _estimator_checks(name: str, args: Any, state: Any) -> None:
     validate_predictors(name, args, state)
     validate_ensemble_trees(name, args, state)
     validate_libsvm(name, args, state)
+    validate_neighbors_labels(name, args, state)
     if name.startswith(("sklearn.cluster._kmeans.", "sklearn.cluster._bisect_k_means.")):
         validate_cluster_centers(name, args, state)
 
