@@ -338,6 +338,34 @@ def test_multi_output_neighbor_labels_are_checked_per_output(data: Any) -> None:
     _refused_by_validation(model)
 
 
+@pytest.fixture
+def categorical_hgb(data: Any) -> Any:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X, y = data
+    X = X.copy()
+    X[:, 0] = np.arange(len(X)) % 4
+    model = HistGradientBoostingClassifier(max_iter=3, categorical_features=[0]).fit(X, y)
+    skship.loads(skship.dumps(model))
+    return model
+
+
+def test_hgb_known_categories_must_fit_the_bitsets(categorical_hgb: Any) -> None:
+    categorical_hgb._bin_mapper.bin_thresholds_[0] = np.array([0.0, 1.0, 5000.0])
+    _refused_by_validation(categorical_hgb)
+
+
+def test_hgb_bin_mapper_must_cover_every_feature(categorical_hgb: Any) -> None:
+    categorical_hgb._bin_mapper.is_categorical_ = np.array([1], dtype=np.uint8)
+    _refused_by_validation(categorical_hgb)
+
+
+def test_hgb_bitsets_must_have_eight_words(categorical_hgb: Any) -> None:
+    predictor = categorical_hgb._predictors[0][0]
+    predictor.raw_left_cat_bitsets = np.ascontiguousarray(predictor.raw_left_cat_bitsets[:, :1])
+    _refused_by_validation(categorical_hgb)
+
+
 def test_bisecting_tree_centers_must_have_the_model_features(data: Any) -> None:
     from sklearn.cluster import BisectingKMeans
 

@@ -128,6 +128,7 @@ def validate_binary_tree(name: str, args: Any, state: Any) -> None:
         raise _bad(what, "a node on the last level is not marked as a leaf")
 
 
+_BITSET_WORDS = 8
 _PREDICTOR_FIELDS = frozenset(
     {"is_leaf", "left", "right", "feature_idx", "is_categorical", "bitset_idx"}
 )
@@ -143,8 +144,12 @@ def _predictor_parts(p: Any, what: str) -> tuple[np.ndarray[Any, Any], int, int]
         raise _bad(what, "a predictor's nodes are not a 1-d array of predictor records")
     counts = []
     for attr in ("binned_left_cat_bitsets", "raw_left_cat_bitsets"):
-        bits = getattr(p, attr, None)
-        counts.append(len(bits) if isinstance(bits, np.ndarray) and bits.ndim == 2 else 0)
+        bits: Any = getattr(p, attr, None)
+        ok = isinstance(bits, np.ndarray) and bits.ndim == 2
+        # Compiled code reads word value // 32 of a row for a uint8 value: 8 words.
+        if ok and bits.shape[1] != _BITSET_WORDS:
+            raise _bad(what, f"{attr} must have {_BITSET_WORDS} words per bitset")
+        counts.append(len(bits) if ok else 0)
     return nodes, len(nodes), min(counts)
 
 
@@ -218,6 +223,32 @@ def validate_predictors(name: str, args: Any, state: Any) -> None:
         raise _bad(what, "_predictors must be a list and n_features_in_ an int")
     flat = [p for row in preds for p in (row if isinstance(row, list) else [row])]
     _check_predictor_nodes(flat, int(n_features), what)
+    _check_bin_mapper(state.get("_bin_mapper"), int(n_features), what)
+
+
+def _check_bin_mapper(mapper: Any, n_features: int, what: str) -> None:
+    """Predicting builds a bitset of known categories per categorical feature from
+    bin_thresholds_ (compiled code sets bit value % 32 of word value // 32, 8 words) and
+    maps every split feature through an array of is_categorical_.size entries."""
+    is_cat = getattr(mapper, "is_categorical_", None)
+    if is_cat is None:
+        return
+    thresholds = getattr(mapper, "bin_thresholds_", None)
+    if (
+        not isinstance(is_cat, np.ndarray)
+        or is_cat.shape != (n_features,)
+        or not isinstance(thresholds, list)
+        or len(thresholds) != n_features
+    ):
+        raise _bad(what, f"the bin mapper must describe {n_features} features")
+    for f in np.flatnonzero(is_cat):
+        cats = thresholds[f]
+        if not isinstance(cats, np.ndarray) or cats.ndim != 1 or cats.dtype.kind not in "fiu":
+            raise _bad(what, f"feature {f}'s known categories must be a 1-d numeric array")
+        if cats.size and not (
+            np.all(np.isfinite(cats)) and cats.min() >= 0 and cats.max() < 32 * _BITSET_WORDS
+        ):
+            raise _bad(what, f"feature {f} has a known category outside [0, 255]")
 
 
 def validate_tree_estimator(name: str, args: Any, state: Any) -> None:
