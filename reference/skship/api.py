@@ -14,6 +14,7 @@ import msgspec
 
 from skship import __version__
 from skship.errors import (
+    FormatError,
     InvalidArgumentError,
     UnsupportedTypeError,
     UntrustedTypesError,
@@ -142,19 +143,30 @@ def _read(buf: Any, trusted: Any, limits: Limits | None, verify: bool, copy: boo
 
     limits = limits or DEFAULT_LIMITS
     policy = _policy(trusted)
-    pc = parse_container(buf, limits)
-    doc = decode_document(pc.schema, limits)
+    try:
+        pc = parse_container(buf, limits)
+    except FormatError:
+        upstream = _upstream_document(buf, limits)
+        if upstream is None:
+            raise
+        doc, data = upstream
+        pc = None
+    else:
+        doc = decode_document(pc.schema, limits)
     found = audit(doc, limits)
     untrusted = policy.untrusted(found.names)
     if untrusted:
         raise UntrustedTypesError(untrusted)
-    data: Any = b""
     verifier = None
-    if doc.data is not None:
+    if pc is None:
+        pass  # an upstream file: ``data`` is the section we built, private and writable
+    elif doc.data is not None:
         data = decode_data(pc, doc.data.compression, doc.data.size, limits)
         if verify:
             verifier = DataVerifier(data, doc.data.sha256)
-    elif pc.data is not None:
+    else:
+        data = b""
+    if pc is not None and doc.data is None and pc.data is not None:
         from skship.errors import ContainerError
 
         raise ContainerError(
@@ -166,9 +178,12 @@ def _read(buf: Any, trusted: Any, limits: Limits | None, verify: bool, copy: boo
         validators(),
         list(generic_validators()),
         # Stored data is then a view of the caller's buffer; decompressed data is ours.
-        copy_arrays=copy and doc.data is not None and doc.data.compression == "none",
+        copy_arrays=copy
+        and pc is not None
+        and doc.data is not None
+        and doc.data.compression == "none",
         # Skipping a copy is safe only when nobody can change the bytes after validation.
-        copies_state=STATE_COPIED_BY_TYPE if isinstance(buf, bytes) else frozenset(),
+        copies_state=STATE_COPIED_BY_TYPE if pc is None or isinstance(buf, bytes) else frozenset(),
         dtypes=found.dtypes,
     )
     try:
@@ -182,6 +197,17 @@ def _read(buf: Any, trusted: Any, limits: Limits | None, verify: bool, copy: boo
         verifier.check()
     _warn_versions(doc.environment.sklearn)
     return obj
+
+
+def _upstream_document(buf: Any, limits: Limits) -> tuple[Any, Any] | None:
+    """An upstream skops file (protocol 0, 1 or 2) translated into a protocol-3 document
+    and its data section, which then meet every check a protocol-3 file meets; None if
+    the bytes are not such a file (the caller keeps its protocol-3 error)."""
+    from skship.format.upstream import claims_upstream, read_document
+
+    if not claims_upstream(buf, limits):
+        return None
+    return read_document(buf, limits)
 
 
 def _warn_versions(saved: str | None) -> None:
@@ -278,6 +304,14 @@ def get_untrusted_types(
             buf = _mmap.mmap(f.fileno(), 0, access=_mmap.ACCESS_READ) if size else b""
     else:
         buf = file.read()
-    pc = parse_container(buf, limits)
-    untrusted: list[str] = _policy(trusted).untrusted(read_name_index(pc.schema, limits))
+    try:
+        pc = parse_container(buf, limits)
+    except FormatError:
+        upstream = _upstream_document(buf, limits)
+        if upstream is None:
+            raise
+        names = upstream[0].names
+    else:
+        names = read_name_index(pc.schema, limits)
+    untrusted: list[str] = _policy(trusted).untrusted(names)
     return untrusted
