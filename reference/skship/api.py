@@ -23,6 +23,7 @@ from skship.errors import (
 from skship.format.container import (
     DATA_MEMBER,
     DataVerifier,
+    ParsedContainer,
     decode_data,
     parse_container,
     write_container,
@@ -143,6 +144,7 @@ def _read(buf: Any, trusted: Any, limits: Limits | None, verify: bool, copy: boo
 
     limits = limits or DEFAULT_LIMITS
     policy = _policy(trusted)
+    pc: ParsedContainer | None
     try:
         pc = parse_container(buf, limits)
     except FormatError:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
 import math
 import struct
@@ -60,6 +61,22 @@ _GENERATOR = frozenset({"numpy.random._generator.Generator", "numpy.random.Gener
 _TREE = "sklearn.tree._tree.Tree"
 # Where numpy 1.x put its ufuncs: upstream recorded that path; the public name is the same
 # function under every numpy version, so we name it that way (nothing is imported here).
+_NODE_KEYS = frozenset(
+    {
+        "__class__",
+        "__module__",
+        "__loader__",
+        "__id__",
+        "__reduce__",
+        "content",
+        "key_types",
+        "type",
+        "file",
+        "is_json",
+        "shape",
+        "attrs",
+    }
+)
 _UFUNC_MODULES = frozenset(
     {"numpy.core._multiarray_umath", "numpy._core._multiarray_umath", "numpy.core.umath"}
 )
@@ -111,10 +128,13 @@ class _Zip:
     """A defensively parsed zip: every check of the protocol-3 container that applies to a
     zip of many members (names, duplicates, overlaps, header agreement, bombs, limits)."""
 
-    def __init__(self, buf: Any, limits: Limits, max_members: int, what: str) -> None:
+    def __init__(
+        self, buf: Any, limits: Limits, max_members: int, what: str, *, strict: bool = True
+    ) -> None:
         self.view = memoryview(buf).cast("B")
         self.limits = limits
         self.what = what
+        self.strict = strict  # False: only enough to find schema.json (see claims_upstream)
         self.members: dict[str, _Member] = {}
         self._parse(max_members)
 
@@ -137,7 +157,7 @@ class _Zip:
             raise self._corrupt("multi-disk archives are not allowed")
         if n_total == 0xFFFF or cd_size == 0xFFFFFFFF or cd_off == 0xFFFFFFFF:
             raise self._corrupt("zip64 archives are not read from upstream skops files")
-        if n_total > max_members:
+        if n_total > max_members and self.strict:
             raise LimitError(
                 f"{self.what} has {n_total} members; the limit is {max_members}",
                 code="E-LIMIT-MEMBERS",
@@ -161,41 +181,63 @@ class _Zip:
                 name = raw_name.decode("utf-8")
             except UnicodeDecodeError:
                 raise self._corrupt("member name is not UTF-8", "E-CONTAINER-PATH") from None
+            if not self.strict:
+                if name == _SCHEMA and name not in self.members:
+                    self._add(
+                        view, name, raw_name, flags, method, crc, csize, usize, loff, cd_off, spans
+                    )
+                continue
             _check_name(name)
             if name in self.members:
                 raise self._corrupt(
                     f"member {name!r} appears twice", "E-CONTAINER-MEMBER-DUPLICATE"
                 )
-            if flags & 0x41:
-                raise self._corrupt(f"member {name!r} is encrypted", "E-CONTAINER-COMPRESSION")
-            if method not in (METHOD_STORED, METHOD_DEFLATE):
-                raise self._corrupt(
-                    f"member {name!r} uses compression method {method}; only stored and "
-                    "deflate are read from upstream files",
-                    "E-CONTAINER-COMPRESSION",
-                )
-            if loff + _LOCAL.size > cd_off:
-                raise self._corrupt(f"member {name!r} starts outside the archive")
-            (lsig, _, lflags, lmethod, _, _, lcrc, lcsize, lusize, lnlen, lxlen) = (
-                _LOCAL.unpack_from(view, loff)
-            )
-            if lsig != 0x04034B50 or lmethod != method or lflags != flags:
-                raise self._corrupt(f"local header of {name!r} disagrees with the directory")
-            if not flags & 0x08 and (lcrc != crc or lcsize != csize or lusize != usize):
-                raise self._corrupt(f"local header of {name!r} records other sizes or CRC")
-            if bytes(view[loff + 30 : loff + 30 + lnlen]) != raw_name:
-                raise self._corrupt(f"local header names {name!r} differently")
-            start = loff + 30 + lnlen + lxlen
-            if start + csize > cd_off:
-                raise self._corrupt(f"member {name!r} runs past the central directory")
-            if method == METHOD_STORED and csize != usize:
-                raise self._corrupt(f"stored member {name!r} has different sizes")
-            spans.append((loff, start + csize))
-            self.members[name] = _Member(name, method, crc, start, csize, usize)
+            self._add(view, name, raw_name, flags, method, crc, csize, usize, loff, cd_off, spans)
         spans.sort()
-        for (_, end), (nxt, _) in zip(spans, spans[1:], strict=False):
+        for (_, end), (nxt, _) in itertools.pairwise(spans):
             if nxt < end:
                 raise self._corrupt("two members overlap (a zip bomb or a corrupted file)")
+
+    def _add(
+        self,
+        view: memoryview,
+        name: str,
+        raw_name: bytes,
+        flags: int,
+        method: int,
+        crc: int,
+        csize: int,
+        usize: int,
+        loff: int,
+        cd_off: int,
+        spans: list[tuple[int, int]],
+    ) -> None:
+        if flags & 0x41:
+            raise self._corrupt(f"member {name!r} is encrypted", "E-CONTAINER-COMPRESSION")
+        if method not in (METHOD_STORED, METHOD_DEFLATE):
+            raise self._corrupt(
+                f"member {name!r} uses compression method {method}; only stored and "
+                "deflate are read from upstream files",
+                "E-CONTAINER-COMPRESSION",
+            )
+        if loff + _LOCAL.size > cd_off:
+            raise self._corrupt(f"member {name!r} starts outside the archive")
+        (lsig, _, lflags, lmethod, _, _, lcrc, lcsize, lusize, lnlen, lxlen) = _LOCAL.unpack_from(
+            view, loff
+        )
+        if lsig != 0x04034B50 or lmethod != method or lflags != flags:
+            raise self._corrupt(f"local header of {name!r} disagrees with the directory")
+        if not flags & 0x08 and (lcrc != crc or lcsize != csize or lusize != usize):
+            raise self._corrupt(f"local header of {name!r} records other sizes or CRC")
+        if bytes(view[loff + 30 : loff + 30 + lnlen]) != raw_name:
+            raise self._corrupt(f"local header names {name!r} differently")
+        start = loff + 30 + lnlen + lxlen
+        if start + csize > cd_off:
+            raise self._corrupt(f"member {name!r} runs past the central directory")
+        if method == METHOD_STORED and csize != usize:
+            raise self._corrupt(f"stored member {name!r} has different sizes")
+        spans.append((loff, start + csize))
+        self.members[name] = _Member(name, method, crc, start, csize, usize)
 
     def read(self, name: str, cap: int) -> bytes:
         m = self.members.get(name)
@@ -225,8 +267,14 @@ class _Zip:
         return out
 
 
-def _open(buf: Any, limits: Limits) -> tuple[_Zip, dict[str, Any], int]:
-    z = _Zip(buf, limits, limits.max_members * _MAX_MEMBERS_FACTOR, "the upstream archive")
+def _open(buf: Any, limits: Limits, strict: bool = True) -> tuple[_Zip, dict[str, Any], int]:
+    z = _Zip(
+        buf,
+        limits,
+        limits.max_members * _MAX_MEMBERS_FACTOR,
+        "the upstream archive",
+        strict=strict,
+    )
     if _SCHEMA not in z.members:
         raise ContainerError("schema.json is missing", code="E-CONTAINER-MEMBER-MISSING")
     if z.members[_SCHEMA].usize > limits.max_schema_bytes:
@@ -259,7 +307,9 @@ def claims_upstream(buf: Any, limits: Limits) -> bool:
     """True if the bytes are a zip whose schema.json claims upstream protocol 0, 1 or 2.
     Only then is the upstream reader used; anything else keeps the protocol-3 error."""
     try:
-        _open(buf, limits)
+        # Lenient: a file that is upstream-shaped but breaks a zip rule must get that
+        # rule's error from the strict parse, not the protocol-3 reader's complaint.
+        _open(buf, limits, strict=False)
     except FormatError:
         return False
     except (MemoryError, OverflowError, struct.error):
@@ -390,6 +440,11 @@ class _Translator:
         uid = node.get("__id__")
         if uid is not None and type(uid) is not int:
             raise _bad("a node's __id__ is not an integer")
+        extra = node.keys() - _NODE_KEYS
+        if extra:
+            # A trust list or any other instruction inside the file is never obeyed
+            # (GHSA-w582-9x45-8mpx): unknown keys are refused, not ignored.
+            raise _bad(f"a node has keys upstream skops never writes: {sorted(extra)[:5]}")
         sig = f"{loader}|{mod}|{cls}"
         if uid is not None and uid in self.our_id:
             ours, first_sig = self.our_id[uid]
@@ -508,7 +563,7 @@ class _Translator:
                 dt = np.dtype(ktype[6:]) if ktype[6:].isidentifier() else None
                 if dt is not None and dt.kind in "iub" and not dt.hasobject:
                     val = np.array(int(key, 10) if dt.kind != "b" else key == "True", dtype=dt)
-                    descr = np.lib.format.dtype_to_descr(dt)
+                    descr: str = np.lib.format.dtype_to_descr(dt)  # type: ignore[assignment]
                     return S.NumpyScalar(dtype=descr, b=base64.b64encode(val.tobytes()).decode())
         except (ValueError, TypeError, OverflowError):
             raise _bad(f"dict key {key[:40]!r} is not a valid {ktype}") from None
@@ -534,7 +589,7 @@ class _Translator:
         if qual == "collections.OrderedDict":
             return S.OrderedDict(v=v, items=items, id=ident)
         self._name(qual, "object")
-        pairs = items if items is not None else list((v or {}).items())
+        pairs: list[Any] = items if items is not None else list((v or {}).items())
         return S.Object(type=qual, items=pairs, id=ident)
 
     def defaultdict_(self, node: dict[str, Any], depth: int, ident: int | None) -> Any:
@@ -692,7 +747,7 @@ class _Translator:
                         raise _bad("an object array's rows are not lists")
                     flat.extend(it.v)
                 items = flat
-            return S.ObjectArray(shape=list(shape.v), v=items, id=ident)
+            return S.ObjectArray(shape=[x for x in shape.v if type(x) is int], v=items, id=ident)
         if kind != "numpy":
             raise _bad(f"an NdArrayNode has unknown type {kind!r}")
         name = node.get("file")
@@ -751,17 +806,15 @@ class _Translator:
         if not isinstance(c, dict) or "bit_generator" not in c:
             raise _bad("a RandomGeneratorNode needs bit_generator")
         raw = c["bit_generator"]
-        if self.protocol == 0:
-            state = self._plain(raw, depth)  # protocol 0 stored the state as plain JSON
-        else:
-            state = self.value(raw, depth)
+        # Protocol 0 stored the state as plain JSON, later protocols as nodes.
+        state = self._plain(raw, depth) if self.protocol == 0 else self.value(raw, depth)
         # The bit generator's class name is data chosen by the file: only numpy's own
         # bit generators are accepted, never a name to import.
         name = state.v.get("bit_generator") if type(state) is S.Dict and state.v else None
         if name not in _BIT_GENERATORS:
             raise _bad(f"a Generator over bit generator {name!r}, which is not numpy's own")
         # Protocol 2's seed sequence only matters for spawn(); it is not kept.
-        return S.Generator(bit_generator=name, state=state, id=ident)
+        return S.Generator(bit_generator=name, state=state, id=ident)  # type: ignore[arg-type]
 
     # -- scipy
     def sparse_(self, node: dict[str, Any], depth: int, ident: int | None) -> Any:
@@ -905,25 +958,9 @@ def read_document(buf: Any, limits: Limits) -> tuple[S.Document, bytes]:
     """
     from skship.format.recursion import recursion_limit
 
-    z, head, protocol = _open(buf, limits)
-    unknown = set(head) - {
-        "__class__",
-        "__module__",
-        "__loader__",
-        "__id__",
-        "__reduce__",
-        "content",
-        "key_types",
-        "type",
-        "file",
-        "is_json",
-        "shape",
-        "attrs",
-        "protocol",
-        "_skops_version",
-    }
-    if unknown:
-        raise _bad(f"schema.json has unknown top-level keys {sorted(unknown)[:5]}")
+    z, header, protocol = _open(buf, limits)
+    version = header.get("_skops_version")
+    head = {k: v for k, v in header.items() if k not in ("protocol", "_skops_version")}
     tr = _Translator(z, protocol, limits, _count_ids(head, limits))
     with recursion_limit(limits.max_depth * 3):
         try:
@@ -932,7 +969,6 @@ def read_document(buf: Any, limits: Limits) -> tuple[S.Document, bytes]:
             raise LimitError("schema.json nests too deeply", code="E-LIMIT-DEPTH") from None
     # Ours alone, and writable: arrays are views of it, as with a protocol-3 load.
     data = bytearray(b"".join(tr.chunks))
-    version = head.get("_skops_version")
     doc = S.Document(
         protocol=3,
         writer=S.Writer(name="skops", version=version if isinstance(version, str) else "unknown"),
