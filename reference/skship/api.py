@@ -59,13 +59,19 @@ def _signature(sample: Any) -> dict[str, Any]:
     return signature_of(sample)
 
 
-def _serialize(obj: Any, compression: str | None, sample: Any) -> list[Any]:
+def _serialize(obj: Any, compression: str | None, sample: Any, protocol: int = 3) -> list[Any]:
     from skship.format.encoder import Encoder
 
     if compression not in _COMPRESSIONS:
         raise InvalidArgumentError(
             f"compression must be one of None, 'deflate', 'zstd'; got {compression!r}"
         )
+    if protocol not in (2, 3) or type(protocol) is not int:
+        raise InvalidArgumentError(
+            f"protocol must be 3 (the default) or 2 (for upstream skops); got {protocol!r}"
+        )
+    if protocol == 2 and (compression not in (None, "none") or sample is not None):
+        raise InvalidArgumentError("protocol=2 files take neither compression nor sample")
     comp = compression or "none"
     enc = Encoder()
     try:
@@ -74,6 +80,12 @@ def _serialize(obj: Any, compression: str | None, sample: Any) -> list[Any]:
     except BaseException:
         enc.data.abandon()
         raise
+    if protocol == 2:
+        from skship.format.protocol2 import write_protocol2
+
+        enc.data.abandon()
+        with recursion_limit(DEFAULT_LIMITS.max_depth):
+            return [write_protocol2(root, b"".join(enc.data.parts), enc.dtypes)]
     doc: dict[str, Any] = {
         "protocol": 3,
         "writer": {"name": "skship", "version": __version__},
@@ -109,21 +121,30 @@ def _serialize(obj: Any, compression: str | None, sample: Any) -> list[Any]:
     return out
 
 
-def dumps(obj: Any, *, compression: str | None = None, sample: Any = None) -> bytes:
+def dumps(
+    obj: Any, *, compression: str | None = None, sample: Any = None, protocol: int = 3
+) -> bytes:
     """Serialize ``obj`` to protocol-3 bytes. Equal object state gives equal bytes.
 
     ``compression``: None (default; arrays can be memory-mapped), ``"deflate"`` or
     ``"zstd"`` (needs ``skship[zstd]``). ``sample``: input rows (a DataFrame or 2-d
     array) whose feature names and dtypes are recorded as the model's signature.
+    ``protocol=2`` writes upstream skops's protocol 2 instead, for consumers that still
+    load with ``skops.io`` (no digest, no signature; see the upstream guide).
     """
-    return b"".join(_serialize(obj, compression, sample))
+    return b"".join(_serialize(obj, compression, sample, protocol))
 
 
 def dump(
-    obj: Any, file: PathLike | IO[bytes], *, compression: str | None = None, sample: Any = None
+    obj: Any,
+    file: PathLike | IO[bytes],
+    *,
+    compression: str | None = None,
+    sample: Any = None,
+    protocol: int = 3,
 ) -> None:
     """Write ``obj`` to a path or binary file object. See :func:`dumps`."""
-    pieces = _serialize(obj, compression, sample)
+    pieces = _serialize(obj, compression, sample, protocol)
     if isinstance(file, str | os.PathLike):
         with open(file, "wb") as f:
             f.writelines(pieces)

@@ -42,6 +42,7 @@ from skship.format.container import (
     METHOD_DEFLATE,
     METHOD_STORED,
     _check_name,
+    _zip64_values,
 )
 from skship.format.decoder import _reject_duplicates, parse_dtype
 from skship.format.limits import Limits
@@ -52,6 +53,7 @@ UPSTREAM_PROTOCOLS = (0, 1, 2)
 _SCHEMA = "schema.json"
 _ALIGN = 16
 _INT64 = 2**63
+_ZIP64 = 0xFFFFFFFF
 # Each upstream member is one array, bytes value or sparse matrix: far more members than
 # a protocol-3 file has, but still bounded (a central directory entry costs us memory).
 _MAX_MEMBERS_FACTOR = 8192
@@ -176,6 +178,13 @@ class _Zip:
             if sig != 0x02014B50:
                 raise self._corrupt("bad central directory entry signature")
             raw_name = bytes(view[p + 46 : p + 46 + nlen])
+            want = [usize == _ZIP64, csize == _ZIP64, loff == _ZIP64]
+            if any(want):  # numpy's savez (sparse members) writes zip64 entries
+                extra = bytes(view[p + 46 + nlen : p + 46 + nlen + xlen])
+                vals = iter(_zip64_values(extra, sum(want)))
+                usize = next(vals) if want[0] else usize
+                csize = next(vals) if want[1] else csize
+                loff = next(vals) if want[2] else loff
             p += 46 + nlen + xlen + clen
             try:
                 name = raw_name.decode("utf-8")
@@ -227,7 +236,9 @@ class _Zip:
         )
         if lsig != 0x04034B50 or lmethod != method or lflags != flags:
             raise self._corrupt(f"local header of {name!r} disagrees with the directory")
-        if not flags & 0x08 and (lcrc != crc or lcsize != csize or lusize != usize):
+        if not flags & 0x08 and (
+            lcrc != crc or lcsize not in (csize, _ZIP64) or lusize not in (usize, _ZIP64)
+        ):
             raise self._corrupt(f"local header of {name!r} records other sizes or CRC")
         if bytes(view[loff + 30 : loff + 30 + lnlen]) != raw_name:
             raise self._corrupt(f"local header names {name!r} differently")
@@ -329,11 +340,13 @@ def _npy(raw: bytes, what: str, limits: Limits) -> tuple[Any, list[int], bool, m
         major, minor = np.lib.format.read_magic(f)
         if (major, minor) == (1, 0):
             shape, fortran, dtype = np.lib.format.read_array_header_1_0(f, max_header_size=10000)
-        elif major in (2, 3) and minor == 0:
+        elif major == 2 and minor == 0:
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(f, max_header_size=10000)
+        elif major == 3 and minor == 0:  # 2.0 with a UTF-8 header (non-latin-1 field names)
+            shape, fortran, dtype = _npy3_header(f)
         else:
             raise ValueError(f"unknown .npy version {major}.{minor}")
-    except (ValueError, TypeError, SyntaxError, OverflowError) as exc:
+    except (ValueError, TypeError, SyntaxError, OverflowError, struct.error, MemoryError) as exc:
         raise SchemaError(f"{what} is not a valid .npy file: {exc}", code="E-DATA-DTYPE") from None
     if dtype.hasobject:
         raise SchemaError(f"{what} holds Python objects (a pickle)", code="E-DATA-DTYPE")
@@ -349,6 +362,21 @@ def _npy(raw: bytes, what: str, limits: Limits) -> tuple[Any, list[int], bool, m
         raise LimitError(f"{what} exceeds the per-array limit", code="E-LIMIT-ARRAY-BYTES")
     descr = np.lib.format.dtype_to_descr(dtype)
     return _listify(descr), list(shape), bool(fortran), body
+
+
+def _npy3_header(f: Any) -> tuple[Any, bool, np.dtype[Any]]:
+    """The header of a .npy 3.0 file (numpy's reader for it is private)."""
+    import ast
+
+    (hlen,) = struct.unpack("<I", f.read(4))
+    if hlen > 10000:
+        raise ValueError("the .npy header is too large")
+    d = ast.literal_eval(f.read(hlen).decode("utf-8"))
+    if not isinstance(d, dict) or set(d) != {"descr", "fortran_order", "shape"}:
+        raise ValueError("the .npy header is not a dict of descr, fortran_order and shape")
+    if not isinstance(d["shape"], tuple) or not isinstance(d["fortran_order"], bool):
+        raise ValueError("the .npy header has an invalid shape or fortran_order")
+    return d["shape"], d["fortran_order"], np.lib.format.descr_to_dtype(d["descr"])
 
 
 def _listify(descr: Any) -> Any:
@@ -696,6 +724,8 @@ class _Translator:
             return S.FrozenSet(v=args[0].v, id=ident)
         if qual == "builtins.complex" and len(args) == 2:
             return S.Complex(re=args[0], im=args[1])
+        if qual == "builtins.range" and len(args) == 3 and all(type(a) is int for a in args):
+            return S.Range(v=(args[0], args[1], args[2]))
         self._name(qual, "reduce")
         return S.Reduce(type=qual, args=args, id=ident)
 
