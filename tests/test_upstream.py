@@ -459,3 +459,55 @@ def test_mutated_upstream_files_raise_only_format_errors(data: st.DataObject) ->
     raw = _file(schema, schema.get("protocol", 1), members)
     with contextlib.suppress(FormatError):
         skship.loads(raw)
+
+
+_SKOPS_WRITER = r"""
+import sys
+import numpy as np
+import scipy.sparse as sp
+import skops.io as sio
+from sklearn.linear_model import LogisticRegression
+m = LogisticRegression()
+m.custom = {
+    "csr": sp.csr_matrix(np.array([[0, 1.5], [2.0, 0]])),
+    "coo": sp.coo_matrix(np.eye(3)),
+    "ints": {1: "a", 2: "b"},
+    "obj": np.array(["x", None, 3], dtype=object),
+    "rng": np.random.default_rng(5),
+    "rs": np.random.RandomState(7),
+    "dtype": np.dtype("float32"),
+    "scalar": np.float32(2.5),
+    "fortran": np.asfortranarray(np.arange(6.0).reshape(2, 3)),
+    "bytes": b"\x00\x01",
+    "slice": slice(1, None, 2),
+    "set": {1, 2},
+    "nan": float("nan"),
+    "big": 2**70,
+}
+m.custom["same"] = m.custom["fortran"]
+sys.stdout.buffer.write(sio.dumps(m))
+"""
+
+
+def test_values_written_by_skops_0_16_load_equal() -> None:
+    """Every node kind upstream writes for these values, from the real writer."""
+    pytest.importorskip("skops")
+    import subprocess
+
+    raw = subprocess.run(
+        [sys.executable, "-c", _SKOPS_WRITER], capture_output=True, check=True, timeout=300
+    ).stdout
+    m = skship.loads(raw)
+    c = m.custom
+    assert (c["csr"].toarray() == [[0, 1.5], [2.0, 0]]).all() and c["csr"].format == "csr"
+    assert (c["coo"].toarray() == np.eye(3)).all()
+    assert c["ints"] == {1: "a", 2: "b"}
+    assert c["obj"].tolist() == ["x", None, 3]
+    assert c["rng"].random() == np.random.default_rng(5).random()
+    assert c["rs"].random_sample() == np.random.RandomState(7).random_sample()
+    assert c["dtype"] == np.dtype("float32") and c["scalar"] == np.float32(2.5)
+    assert type(c["scalar"]) is np.float32
+    assert c["fortran"].flags.f_contiguous and c["fortran"][1, 2] == 5.0
+    assert c["same"] is c["fortran"]
+    assert c["bytes"] == b"\x00\x01" and c["slice"] == slice(1, None, 2)
+    assert c["set"] == {1, 2} and np.isnan(c["nan"]) and c["big"] == 2**70

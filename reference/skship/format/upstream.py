@@ -47,7 +47,7 @@ from skship.format.container import (
 from skship.format.decoder import _reject_duplicates, parse_dtype
 from skship.format.limits import Limits
 
-__all__ = ["UPSTREAM_PROTOCOLS", "claims_upstream", "read_document", "read_names"]
+__all__ = ["UPSTREAM_PROTOCOLS", "claims_upstream", "read_document"]
 
 UPSTREAM_PROTOCOLS = (0, 1, 2)
 _SCHEMA = "schema.json"
@@ -874,7 +874,12 @@ class _Translator:
         shape_arr = parsed.get("shape")
         if shape_arr is None or shape_arr[1] != [2]:
             raise _bad("sparse member has no shape of two integers")
-        shape = np.frombuffer(bytes(shape_arr[3]), dtype=np.lib.format.descr_to_dtype(shape_arr[0]))
+        shape_dtype = parse_dtype(shape_arr[0])
+        if shape_dtype.kind not in "iu":
+            raise _bad("a sparse matrix's shape is not integers")
+        shape = np.frombuffer(bytes(shape_arr[3]), dtype=shape_dtype)
+        if (shape < 0).any() or (shape >= 2**62).any():
+            raise _bad("a sparse matrix's shape is out of range")
         if fmt not in _SPARSE_ARRAYS or set(parsed) - {"format", "shape"} != set(
             _SPARSE_ARRAYS[fmt]
         ):
@@ -1015,10 +1020,3 @@ def read_document(buf: Any, limits: Limits) -> tuple[S.Document, bytes]:
         else None,
     )
     return doc, data  # type: ignore[return-value]
-
-
-def read_names(buf: Any, limits: Limits) -> dict[str, str]:
-    """The names an upstream file would import, for get_untrusted_types (through the
-    same translation, so the answer cannot differ from what load audits)."""
-    doc, _ = read_document(buf, limits)
-    return dict(doc.names)
