@@ -68,7 +68,7 @@ PRODUCERS: list[tuple[int, str, list[str]]] = [
 ]
 
 # Runs inside the producer's environment: imports only that environment's packages.
-WORKER = r'''
+WORKER = r"""
 import json, sys, warnings
 from pathlib import Path
 import numpy as np
@@ -129,7 +129,7 @@ for name, est, kind, methods in zoo():
     })
 print(json.dumps({"skops": skops.__version__, "sklearn": sklearn.__version__,
                   "numpy": np.__version__, "cases": report}))
-'''
+"""
 
 
 def _env(name: str, packages: list[str], base: Path) -> Path:
@@ -142,8 +142,17 @@ def _env(name: str, packages: list[str], base: Path) -> Path:
             ["uv", "venv", "-q", "--python", sys.executable, str(venv)], check=True, env=env
         )
         subprocess.run(
-            ["uv", "pip", "install", "-q", "--only-binary", ":all:", "--python", str(py)]
-            + packages,
+            [
+                "uv",
+                "pip",
+                "install",
+                "-q",
+                "--only-binary",
+                ":all:",
+                "--python",
+                str(py),
+                *packages,
+            ],
             check=True,
             env=env,
         )
