@@ -20,11 +20,13 @@ import hashlib
 import itertools
 import json
 import math
+import re
 import struct
 import zlib
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from skship import _schema as S
@@ -46,6 +48,7 @@ from skship.format.container import (
 )
 from skship.format.decoder import _reject_duplicates, parse_dtype
 from skship.format.limits import Limits
+from skship.format.recursion import recursion_limit
 
 __all__ = ["UPSTREAM_PROTOCOLS", "claims_upstream", "read_document"]
 
@@ -278,14 +281,7 @@ class _Zip:
         return out
 
 
-def _open(buf: Any, limits: Limits, strict: bool = True) -> tuple[_Zip, dict[str, Any], int]:
-    z = _Zip(
-        buf,
-        limits,
-        limits.max_members * _MAX_MEMBERS_FACTOR,
-        "the upstream archive",
-        strict=strict,
-    )
+def _schema_bytes(z: _Zip, limits: Limits) -> bytes:
     if _SCHEMA not in z.members:
         raise ContainerError("schema.json is missing", code="E-CONTAINER-MEMBER-MISSING")
     if z.members[_SCHEMA].usize > limits.max_schema_bytes:
@@ -294,9 +290,34 @@ def _open(buf: Any, limits: Limits, strict: bool = True) -> tuple[_Zip, dict[str
             f"{limits.max_schema_bytes}",
             code="E-LIMIT-SCHEMA-BYTES",
         )
-    raw = z.read(_SCHEMA, limits.max_schema_bytes)
+    return z.read(_SCHEMA, limits.max_schema_bytes)
+
+
+def _check_protocol(protocol: Any) -> int:
+    if type(protocol) is not int or protocol not in UPSTREAM_PROTOCOLS:
+        # bool is not int here: True must not act as protocol 1.
+        raise UnsupportedProtocolError(
+            f"schema.json claims protocol {protocol!r}; upstream skops files use 0, 1 or 2"
+        )
+    return protocol
+
+
+def _open(buf: Any, limits: Limits) -> tuple[_Zip, dict[str, Any], int, dict[int, int]]:
+    """The parsed archive, schema.json (duplicate keys refused), its protocol, and how
+    often each __id__ occurs (counted while parsing: no second walk)."""
+    z = _Zip(buf, limits, limits.max_members * _MAX_MEMBERS_FACTOR, "the upstream archive")
+    raw = _schema_bytes(z, limits)
+    ids: dict[int, int] = {}
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        d = _reject_duplicates(items)
+        uid = d.get("__id__")
+        if type(uid) is int:
+            ids[uid] = ids.get(uid, 0) + 1
+        return d
+
     try:
-        head = json.loads(raw, object_pairs_hook=_reject_duplicates)
+        head = json.loads(raw, object_pairs_hook=pairs)
     except RecursionError:
         raise LimitError("schema.json nests too deeply", code="E-LIMIT-DEPTH") from None
     except FormatError:
@@ -305,23 +326,27 @@ def _open(buf: Any, limits: Limits, strict: bool = True) -> tuple[_Zip, dict[str
         raise SchemaError(f"schema.json is not UTF-8 JSON: {exc}", code="E-SCHEMA-JSON") from None
     if not isinstance(head, dict):
         raise _bad("schema.json is not a JSON object")
-    protocol = head.get("protocol")
-    if type(protocol) is not int or protocol not in UPSTREAM_PROTOCOLS:
-        # bool is not int here: True must not act as protocol 1.
-        raise UnsupportedProtocolError(
-            f"schema.json claims protocol {protocol!r}; upstream skops files use 0, 1 or 2"
-        )
-    return z, head, protocol
+    return z, head, _check_protocol(head.get("protocol")), ids
+
+
+class _Head(msgspec.Struct):
+    protocol: Any = None
+
+
+_head_decoder = msgspec.json.Decoder(_Head)
 
 
 def claims_upstream(buf: Any, limits: Limits) -> bool:
     """True if the bytes are a zip whose schema.json claims upstream protocol 0, 1 or 2.
-    Only then is the upstream reader used; anything else keeps the protocol-3 error."""
+    Only then is the upstream reader used; anything else keeps the protocol-3 error.
+
+    Lenient on purpose: a file that is upstream-shaped but breaks a rule must get that
+    rule's error from :func:`read_document`, not the protocol-3 reader's complaint."""
     try:
-        # Lenient: a file that is upstream-shaped but breaks a zip rule must get that
-        # rule's error from the strict parse, not the protocol-3 reader's complaint.
-        _open(buf, limits, strict=False)
-    except FormatError:
+        z = _Zip(buf, limits, 2**31, "the upstream archive", strict=False)
+        with recursion_limit(limits.max_depth * 3):
+            _check_protocol(_head_decoder.decode(_schema_bytes(z, limits)).protocol)
+    except (FormatError, msgspec.DecodeError, msgspec.ValidationError, RecursionError):
         return False
     except (MemoryError, OverflowError, struct.error):
         return False
@@ -335,6 +360,9 @@ def _npy(raw: bytes, what: str, limits: Limits) -> tuple[Any, list[int], bool, m
     """Parse a .npy member with numpy's header parser (no pickles, no object dtypes)."""
     import io
 
+    fast = _npy_fast(raw, limits)
+    if fast is not None:
+        return fast
     f = io.BytesIO(raw)
     try:
         major, minor = np.lib.format.read_magic(f)
@@ -364,6 +392,36 @@ def _npy(raw: bytes, what: str, limits: Limits) -> tuple[Any, list[int], bool, m
     return _listify(descr), list(shape), bool(fortran), body
 
 
+# The header numpy's writer produces for simple dtypes (np.save, every upstream release):
+# read without ast.literal_eval; anything else takes numpy's own parser.
+_NPY_HEADER = re.compile(
+    rb"\{'descr': '([<>|][a-zA-Z][0-9]{1,9})', 'fortran_order': (True|False), "
+    rb"'shape': \(((?:[0-9]{1,18}, ?)*(?:[0-9]{1,18})?)\), \} *\n\Z"
+)
+
+
+def _npy_fast(raw: bytes, limits: Limits) -> tuple[Any, list[int], bool, memoryview] | None:
+    if raw[:8] != b"\x93NUMPY\x01\x00" or len(raw) < 10:
+        return None
+    (hlen,) = struct.unpack_from("<H", raw, 8)
+    m = _NPY_HEADER.match(raw, 10, 10 + hlen)
+    if m is None:
+        return None
+    descr = m.group(1).decode("ascii")
+    try:
+        dtype = parse_dtype(descr)
+    except FormatError:
+        return None  # numpy's parser decides, and says what is wrong
+    shape = [int(x) for x in m.group(3).replace(b" ", b"").split(b",") if x]
+    n = math.prod(shape) * dtype.itemsize
+    body = memoryview(raw)[10 + hlen :]
+    if body.nbytes != n or len(shape) > 32:
+        return None
+    if n > limits.max_array_bytes:
+        raise LimitError("an array exceeds the per-array limit", code="E-LIMIT-ARRAY-BYTES")
+    return descr, shape, m.group(2) == b"True", body
+
+
 def _npy3_header(f: Any) -> tuple[Any, bool, np.dtype[Any]]:
     """The header of a .npy 3.0 file (numpy's reader for it is private)."""
     import ast
@@ -377,6 +435,15 @@ def _npy3_header(f: Any) -> tuple[Any, bool, np.dtype[Any]]:
     if not isinstance(d["shape"], tuple) or not isinstance(d["fortran_order"], bool):
         raise ValueError("the .npy header has an invalid shape or fortran_order")
     return d["shape"], d["fortran_order"], np.lib.format.descr_to_dtype(d["descr"])
+
+
+def _json_text(text: str) -> Any:
+    """A JsonNode's value: msgspec for speed, the json module for what only Python's
+    JSON writes (NaN, Infinity, numbers out of float range)."""
+    try:
+        return msgspec.json.decode(text)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return json.loads(text)
 
 
 def _listify(descr: Any) -> Any:
@@ -514,7 +581,7 @@ class _Translator:
         if not isinstance(content, str):
             raise _bad("a JsonNode's content is not a JSON string")
         try:
-            value = json.loads(content)
+            value = _json_text(content)
         except RecursionError:
             raise LimitError("a JSON value nests too deeply", code="E-LIMIT-DEPTH") from None
         except ValueError as exc:
@@ -963,40 +1030,16 @@ _REFERABLE = frozenset(
 )
 
 
-def _count_ids(root: Any, limits: Limits) -> dict[int, int]:
-    """How often each __id__ occurs (iteratively: the depth check comes later)."""
-    counts: dict[int, int] = {}
-    stack = [root]
-    seen = 0
-    while stack:
-        v = stack.pop()
-        seen += 1
-        if seen > 8 * limits.max_nodes:
-            raise LimitError(
-                f"the file has more than {limits.max_nodes} nodes", code="E-LIMIT-NODES"
-            )
-        if isinstance(v, dict):
-            uid = v.get("__id__")
-            if type(uid) is int:
-                counts[uid] = counts.get(uid, 0) + 1
-            stack.extend(v.values())
-        elif isinstance(v, list):
-            stack.extend(v)
-    return counts
-
-
 def read_document(buf: Any, limits: Limits) -> tuple[S.Document, bytes]:
     """Translate an upstream skops file into a protocol-3 document and its data section.
 
     Imports nothing named in the file. The caller must audit the document
     (:func:`skship.format.decoder.audit`) before building it, as for any protocol-3 file.
     """
-    from skship.format.recursion import recursion_limit
-
-    z, header, protocol = _open(buf, limits)
+    z, header, protocol, ids = _open(buf, limits)
     version = header.get("_skops_version")
     head = {k: v for k, v in header.items() if k not in ("protocol", "_skops_version")}
-    tr = _Translator(z, protocol, limits, _count_ids(head, limits))
+    tr = _Translator(z, protocol, limits, ids)
     with recursion_limit(limits.max_depth * 3):
         try:
             root = tr.value(head, 1)
