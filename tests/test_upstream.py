@@ -28,6 +28,7 @@ from skship.errors import (
     InvalidArgumentError,
     LimitError,
     UntrustedTypesError,
+    VersionMismatchWarning,
 )
 from skship.format.limits import Limits
 
@@ -37,7 +38,10 @@ CASES = sorted(UPSTREAM.glob("*/*/case.json"))
 PROTOCOLS = (0, 1, 2)
 # The fixtures were pickled by older scikit-learn releases: scikit-learn says so when the
 # state is set, and that warning is expected here (it is the only one allowed).
-pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.InconsistentVersionWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::sklearn.exceptions.InconsistentVersionWarning"),
+    pytest.mark.filterwarnings("ignore::skship.errors.VersionMismatchWarning"),
+]
 
 # Files whose scikit-learn is too old for today's scikit-learn: they fail as a pickle of
 # the same model would. The reason is checked, so a fix elsewhere shows up here.
@@ -138,6 +142,13 @@ def test_known_incompatible_fixtures_fail_for_the_stated_reason(case: Path) -> N
         with pytest.raises(UntrustedTypesError) as err:
             skship.loads(raw)
         assert any(gone in t for t in err.value.types)
+
+
+def test_the_fitting_release_is_reported() -> None:
+    case = UPSTREAM / "2" / "format-upstream-2-skops0-10-ridge"
+    meta = json.loads((case / "case.json").read_text())
+    with pytest.warns(VersionMismatchWarning, match=meta["sklearn"]):
+        skship.load(case / meta["file"])
 
 
 def test_load_paths_agree_on_an_upstream_file(tmp_path: Path) -> None:

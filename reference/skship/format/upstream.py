@@ -1030,6 +1030,17 @@ _REFERABLE = frozenset(
 )
 
 
+def _sklearn_version(root: Any) -> str | None:
+    """Upstream files record no environment; an estimator at the root records the
+    scikit-learn release that fitted it, which is what the version warning needs."""
+    state = root.state if type(root) is S.Object else None
+    if type(state) is S.Dict and state.v is not None:
+        version = state.v.get("_sklearn_version")
+        if isinstance(version, str) and len(version) < 64:
+            return version
+    return None
+
+
 def read_document(buf: Any, limits: Limits) -> tuple[S.Document, bytes]:
     """Translate an upstream skops file into a protocol-3 document and its data section.
 
@@ -1050,7 +1061,7 @@ def read_document(buf: Any, limits: Limits) -> tuple[S.Document, bytes]:
     doc = S.Document(
         protocol=3,
         writer=S.Writer(name="skops", version=version if isinstance(version, str) else "unknown"),
-        environment=S.Environment(),
+        environment=S.Environment(sklearn=_sklearn_version(root)),
         names=dict(sorted(tr.names.items())),  # type: ignore[arg-type]
         root=root,
         data=S.DataInfo(
