@@ -257,7 +257,8 @@ def loads(
     limits: Limits | None = None,
     verify: bool = True,
 ) -> Any:
-    """Load an object from protocol-3 bytes.
+    """Load an object from protocol-3 bytes (or a file written by upstream skops,
+    protocols 0 to 2, which gets exactly the same checks).
 
     The file is audited before anything is imported: every type or function it names
     must be in the default trusted set or in ``trusted`` (names, types or functions),
@@ -314,6 +315,8 @@ def get_untrusted_types(
     Reads the zip headers and the name index at the top of schema.json: no array
     bytes, no imports, no walk of the value tree. :func:`load` checks that the index
     matches the tree, so a file whose index hides a name can never be loaded.
+    A file from upstream skops (protocol 0, 1 or 2) is translated first, as
+    :func:`load` translates it, so both always name the same types.
     """
     from skship.format.decoder import read_name_index
 
