@@ -14,6 +14,7 @@ import msgspec
 
 from skship import __version__
 from skship.errors import (
+    FormatError,
     InvalidArgumentError,
     UnsupportedTypeError,
     UntrustedTypesError,
@@ -22,6 +23,7 @@ from skship.errors import (
 from skship.format.container import (
     DATA_MEMBER,
     DataVerifier,
+    ParsedContainer,
     decode_data,
     parse_container,
     write_container,
@@ -57,13 +59,19 @@ def _signature(sample: Any) -> dict[str, Any]:
     return signature_of(sample)
 
 
-def _serialize(obj: Any, compression: str | None, sample: Any) -> list[Any]:
+def _serialize(obj: Any, compression: str | None, sample: Any, protocol: int = 3) -> list[Any]:
     from skship.format.encoder import Encoder
 
     if compression not in _COMPRESSIONS:
         raise InvalidArgumentError(
             f"compression must be one of None, 'deflate', 'zstd'; got {compression!r}"
         )
+    if protocol not in (2, 3) or type(protocol) is not int:
+        raise InvalidArgumentError(
+            f"protocol must be 3 (the default) or 2 (for upstream skops); got {protocol!r}"
+        )
+    if protocol == 2 and (compression not in (None, "none") or sample is not None):
+        raise InvalidArgumentError("protocol=2 files take neither compression nor sample")
     comp = compression or "none"
     enc = Encoder()
     try:
@@ -72,6 +80,12 @@ def _serialize(obj: Any, compression: str | None, sample: Any) -> list[Any]:
     except BaseException:
         enc.data.abandon()
         raise
+    if protocol == 2:
+        from skship.format.protocol2 import write_protocol2
+
+        enc.data.abandon()
+        with recursion_limit(DEFAULT_LIMITS.max_depth):
+            return [write_protocol2(root, b"".join(enc.data.parts), enc.dtypes)]
     doc: dict[str, Any] = {
         "protocol": 3,
         "writer": {"name": "skship", "version": __version__},
@@ -107,21 +121,30 @@ def _serialize(obj: Any, compression: str | None, sample: Any) -> list[Any]:
     return out
 
 
-def dumps(obj: Any, *, compression: str | None = None, sample: Any = None) -> bytes:
+def dumps(
+    obj: Any, *, compression: str | None = None, sample: Any = None, protocol: int = 3
+) -> bytes:
     """Serialize ``obj`` to protocol-3 bytes. Equal object state gives equal bytes.
 
     ``compression``: None (default; arrays can be memory-mapped), ``"deflate"`` or
     ``"zstd"`` (needs ``skship[zstd]``). ``sample``: input rows (a DataFrame or 2-d
     array) whose feature names and dtypes are recorded as the model's signature.
+    ``protocol=2`` writes upstream skops's protocol 2 instead, for consumers that still
+    load with ``skops.io`` (no digest, no signature; see the upstream guide).
     """
-    return b"".join(_serialize(obj, compression, sample))
+    return b"".join(_serialize(obj, compression, sample, protocol))
 
 
 def dump(
-    obj: Any, file: PathLike | IO[bytes], *, compression: str | None = None, sample: Any = None
+    obj: Any,
+    file: PathLike | IO[bytes],
+    *,
+    compression: str | None = None,
+    sample: Any = None,
+    protocol: int = 3,
 ) -> None:
     """Write ``obj`` to a path or binary file object. See :func:`dumps`."""
-    pieces = _serialize(obj, compression, sample)
+    pieces = _serialize(obj, compression, sample, protocol)
     if isinstance(file, str | os.PathLike):
         with open(file, "wb") as f:
             f.writelines(pieces)
@@ -142,19 +165,31 @@ def _read(buf: Any, trusted: Any, limits: Limits | None, verify: bool, copy: boo
 
     limits = limits or DEFAULT_LIMITS
     policy = _policy(trusted)
-    pc = parse_container(buf, limits)
-    doc = decode_document(pc.schema, limits)
+    pc: ParsedContainer | None
+    try:
+        pc = parse_container(buf, limits)
+    except FormatError:
+        upstream = _upstream_document(buf, limits)
+        if upstream is None:
+            raise
+        doc, data = upstream
+        pc = None
+    else:
+        doc = decode_document(pc.schema, limits)
     found = audit(doc, limits)
     untrusted = policy.untrusted(found.names)
     if untrusted:
         raise UntrustedTypesError(untrusted)
-    data: Any = b""
     verifier = None
-    if doc.data is not None:
+    if pc is None:
+        pass  # an upstream file: ``data`` is the section we built, private and writable
+    elif doc.data is not None:
         data = decode_data(pc, doc.data.compression, doc.data.size, limits)
         if verify:
             verifier = DataVerifier(data, doc.data.sha256)
-    elif pc.data is not None:
+    else:
+        data = b""
+    if pc is not None and doc.data is None and pc.data is not None:
         from skship.errors import ContainerError
 
         raise ContainerError(
@@ -166,9 +201,12 @@ def _read(buf: Any, trusted: Any, limits: Limits | None, verify: bool, copy: boo
         validators(),
         list(generic_validators()),
         # Stored data is then a view of the caller's buffer; decompressed data is ours.
-        copy_arrays=copy and doc.data is not None and doc.data.compression == "none",
+        copy_arrays=copy
+        and pc is not None
+        and doc.data is not None
+        and doc.data.compression == "none",
         # Skipping a copy is safe only when nobody can change the bytes after validation.
-        copies_state=STATE_COPIED_BY_TYPE if isinstance(buf, bytes) else frozenset(),
+        copies_state=STATE_COPIED_BY_TYPE if pc is None or isinstance(buf, bytes) else frozenset(),
         dtypes=found.dtypes,
     )
     try:
@@ -182,6 +220,17 @@ def _read(buf: Any, trusted: Any, limits: Limits | None, verify: bool, copy: boo
         verifier.check()
     _warn_versions(doc.environment.sklearn)
     return obj
+
+
+def _upstream_document(buf: Any, limits: Limits) -> tuple[Any, Any] | None:
+    """An upstream skops file (protocol 0, 1 or 2) translated into a protocol-3 document
+    and its data section, which then meet every check a protocol-3 file meets; None if
+    the bytes are not such a file (the caller keeps its protocol-3 error)."""
+    from skship.format.upstream import claims_upstream, read_document
+
+    if not claims_upstream(buf, limits):
+        return None
+    return read_document(buf, limits)
 
 
 def _warn_versions(saved: str | None) -> None:
@@ -208,7 +257,8 @@ def loads(
     limits: Limits | None = None,
     verify: bool = True,
 ) -> Any:
-    """Load an object from protocol-3 bytes.
+    """Load an object from protocol-3 bytes (or a file written by upstream skops,
+    protocols 0 to 2, which gets exactly the same checks).
 
     The file is audited before anything is imported: every type or function it names
     must be in the default trusted set or in ``trusted`` (names, types or functions),
@@ -265,6 +315,8 @@ def get_untrusted_types(
     Reads the zip headers and the name index at the top of schema.json: no array
     bytes, no imports, no walk of the value tree. :func:`load` checks that the index
     matches the tree, so a file whose index hides a name can never be loaded.
+    A file from upstream skops (protocol 0, 1 or 2) is translated first, as
+    :func:`load` translates it, so both always name the same types.
     """
     from skship.format.decoder import read_name_index
 
@@ -278,6 +330,14 @@ def get_untrusted_types(
             buf = _mmap.mmap(f.fileno(), 0, access=_mmap.ACCESS_READ) if size else b""
     else:
         buf = file.read()
-    pc = parse_container(buf, limits)
-    untrusted: list[str] = _policy(trusted).untrusted(read_name_index(pc.schema, limits))
+    try:
+        pc = parse_container(buf, limits)
+    except FormatError:
+        upstream = _upstream_document(buf, limits)
+        if upstream is None:
+            raise
+        names = upstream[0].names
+    else:
+        names = read_name_index(pc.schema, limits)
+    untrusted: list[str] = _policy(trusted).untrusted(names)
     return untrusted

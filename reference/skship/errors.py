@@ -70,6 +70,11 @@ CODES: dict[str, str] = {
     "without a path, an unknown compression, a malformed sample, ...)",
     "E-DEPENDENCY-MISSING": "an optional package the call needs is not installed",
     "E-INTERNAL": "an error without a more specific code; please report it",
+    # issue 3: files from upstream skops (protocols 0-2)
+    "E-UPSTREAM-NODE": "a node of an upstream skops file is malformed or disagrees with "
+    "its own kind",
+    "E-UPSTREAM-UNSUPPORTED": "an upstream skops file holds a kind of node that is never "
+    "loaded (bound methods, partials with attributes, unknown loaders, ...)",
 }
 
 
