@@ -207,7 +207,10 @@ def handler_for_type(cls: type) -> str | None:
 def available() -> dict[str, list[str]]:
     out = {name: sorted(types) for name, (_, types) in BUILTIN.items()}
     for name in sorted(_entry_points()):
-        out[name] = sorted(handled_types(name))
+        try:
+            out[name] = sorted(handled_types(name))
+        except PluginError:
+            continue  # reported when a file needs it, and when writing
     return out
 
 
