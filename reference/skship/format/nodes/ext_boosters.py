@@ -263,7 +263,7 @@ def check_lightgbm_text(text: str) -> None:
         raise ValueError("the model text has no 'end of trees' line")
     n_trees = 0
     block: dict[str, str] = {}
-    for line in [*lines[i:lines.index("end of trees")], ""]:
+    for line in [*lines[i : lines.index("end of trees")], ""]:
         if not line:
             if block:
                 _check_tree(block, max_feature)
