@@ -186,11 +186,16 @@ def _type_index() -> dict[str, str]:
             warnings.warn(f"skship ignores a type handler: {exc.detail}", RuntimeWarning, 2)
             continue
         for t in types:
-            index.setdefault(t, name)
+            if t.partition(".")[0] not in OWN_PACKAGES:
+                index.setdefault(t, name)
     return index
 
 
 _BY_TYPE: dict[type, str | None] = {}
+# Types skship writes by itself: no handler may take them over (files holding them keep
+# their bytes whatever is installed), and writing them never scans the entry points.
+OWN_PACKAGES = frozenset({"builtins", "collections", "numpy", "scipy", "sklearn"})
+_BUILTIN_INDEX = {t: name for name, (_, types) in BUILTIN.items() for t in types}
 
 
 def handler_for_type(cls: type) -> str | None:
@@ -199,7 +204,10 @@ def handler_for_type(cls: type) -> str | None:
         return _BY_TYPE[cls]
     except KeyError:
         pass
-    name = _type_index().get(f"{cls.__module__}.{cls.__qualname__}")
+    type_name = f"{cls.__module__}.{cls.__qualname__}"
+    name = _BUILTIN_INDEX.get(type_name)
+    if name is None and cls.__module__.partition(".")[0] not in OWN_PACKAGES:
+        name = _type_index().get(type_name)
     _BY_TYPE[cls] = name
     return name
 
