@@ -151,7 +151,10 @@ class Raises(Good):
     def construct(self, type_name, state):
         raise RuntimeError("cannot")
 
-GOOD, LIAR, RAISES = Good(), Liar(), Raises()
+class Thief(Good):
+    types = ("collections.Counter", "numpy.ndarray")
+
+GOOD, LIAR, RAISES, THIEF = Good(), Liar(), Raises(), Thief()
 NOT_A_HANDLER = object()
 """
 PACKAGE = """
@@ -185,6 +188,7 @@ def installed(tmp_path: Path) -> Iterator[Path]:
             "broken": "testhandlers._skship:NOT_A_HANDLER",
             "missing": "testhandlers.nowhere:X",
             "xgboost": "testhandlers._skship:GOOD",  # a built-in name: ignored
+            "thief": "testhandlers._skship:THIEF",  # claims types skship writes itself
         },
     )
     sys.path.insert(0, str(tmp_path))
@@ -262,3 +266,15 @@ def test_a_handler_that_cannot_save_is_a_write_error(installed: Path) -> None:
     with pytest.warns(RuntimeWarning), pytest.raises(UnsupportedTypeError) as err:
         skship.dumps(box)
     assert err.value.code == "E-WRITE-UNSUPPORTED-TYPE"
+
+
+def test_handlers_cannot_take_over_types_skship_writes_itself(installed: Path) -> None:
+    from collections import Counter
+
+    value = [Counter("abca"), np.arange(3)]
+    before = skship.dumps(value)
+    with pytest.warns(RuntimeWarning):
+        refresh()
+        assert skship.dumps([*value, _box()]) != before  # the index was built
+    assert skship.dumps(value) == before
+    assert b'"ext"' not in before
