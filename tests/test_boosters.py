@@ -115,7 +115,9 @@ def test_raw_boosters_round_trip() -> None:
         lgb.Dataset(Xr, label=yr),
         num_boost_round=3,
     )
-    cbm = cb.CatBoost({"iterations": 3, "depth": 2, "verbose": 0, "thread_count": 1})
+    cbm = cb.CatBoost(
+        {"iterations": 3, "depth": 2, "verbose": 0, "thread_count": 1, "allow_writing_files": False}
+    )
     cbm.fit(Xr, yr)
     back = skship.loads(skship.dumps({"xgb": xb, "lgb": lb, "cb": cbm}))
     assert type(back["xgb"]) is xgb.Booster and type(back["lgb"]) is lgb.Booster
