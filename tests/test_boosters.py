@@ -27,7 +27,12 @@ import skship
 from skship.errors import FormatError
 from skship.format import registry
 from skship.format.nodes import ext_boosters
-from skship.format.nodes.ext_boosters import check_lightgbm_text, check_ubjson
+from skship.format.nodes.ext_boosters import (
+    check_lightgbm_text,
+    check_ubjson,
+    check_xgboost_model,
+    decode_ubjson,
+)
 
 xgb = pytest.importorskip("xgboost")
 lgb = pytest.importorskip("lightgbm")
@@ -293,7 +298,7 @@ def test_ubjson_check_refuses_every_truncation_of_a_real_model(data: st.DataObje
     cut = data.draw(st.integers(0, len(raw) - 1))
     with pytest.raises(ValueError):
         check_ubjson(raw[:cut])
-    assert {b"learner", b"version"} <= check_ubjson(raw)
+    assert {"learner", "version"} <= check_ubjson(raw)
 
 
 _UBJ: list[bytearray] = []
@@ -308,7 +313,7 @@ def _xgb_ubj() -> bytearray:
 def test_ubjson_nesting_is_bounded() -> None:
     with pytest.raises(ValueError, match="deeper"):
         check_ubjson(b"{" + b"U\x01a{" * 100 + b"}" * 101)
-    assert check_ubjson(b"{" + b"U\x01a{" * 10 + b"}" * 11) == {b"a"}
+    assert check_ubjson(b"{" + b"U\x01a{" * 10 + b"}" * 11) == {"a"}
 
 
 def test_writing_a_scikit_learn_model_imports_no_booster_library() -> None:
@@ -320,3 +325,110 @@ def test_writing_a_scikit_learn_model_imports_no_booster_library() -> None:
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-W", "error", "-c", code], check=True)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, np.ndarray):
+        return np.allclose(a.astype(float), np.asarray(b, dtype=float))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float):
+        return bool(np.isclose(a, b))
+    return bool(a == b)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"objective": "multi:softprob", "num_class": 3, "max_depth": 2},
+        {"booster": "dart", "max_depth": 2},
+        {"booster": "gblinear"},
+    ],
+)
+def test_ubjson_decoder_agrees_with_xgboost_json(params: dict[str, Any]) -> None:
+    label = yc if "num_class" in params else yc % 2
+    booster = xgb.train({**params, "nthread": 1}, xgb.DMatrix(Xc, label=label), num_boost_round=2)
+    doc = decode_ubjson(bytes(booster.save_raw("ubj")))
+    check_xgboost_model(doc)
+    assert _same(doc, json.loads(booster.save_raw("json")))
+
+
+_SIZES = {ord("i"): 1, ord("U"): 1, ord("I"): 2, ord("l"): 4, ord("L"): 8}
+
+
+def _patched_ubj(key: bytes, value: int) -> bytes:
+    """A real model whose first integer array named ``key`` starts with ``value``
+    (typed arrays ``[$l#<count>``, or counted ones ``[#<count>`` with markers)."""
+    raw = bytearray(_xgb_ubj())
+    at = raw.index(key) + len(key)
+    if raw[at : at + 2] == b"[$":
+        kind = raw[at + 2]
+        assert raw[at + 3] == ord("#")
+        start = at + 5 + _SIZES[raw[at + 4]]
+    else:
+        assert raw[at : at + 2] == b"[#"
+        first = at + 3 + _SIZES[raw[at + 2]]
+        kind, start = raw[first], first + 1
+    size = _SIZES[kind]
+    raw[start : start + size] = value.to_bytes(size, "big", signed=kind != ord("U"))
+    return bytes(raw)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        (b"split_indices", 4, "split feature"),
+        (b"split_indices", -2, "split feature"),
+        (b"left_children", 99, "child index"),
+        (b"right_children", -1, "exactly one child"),
+        (b"tree_info", 7, "tree_info"),
+    ],
+)
+def test_xgboost_trees_with_bad_indices_are_refused(key: bytes, value: int, message: str) -> None:
+    raw = _patched_ubj(key, value)
+    with pytest.raises(ValueError, match=message):
+        check_xgboost_model(decode_ubjson(raw))
+    state, data = _bytes_state("ubj", raw)
+    with pytest.raises(FormatError) as err:
+        skship.loads(file_with(_booster_node("xgboost", "xgboost.core.Booster", state), data))
+    assert err.value.code == "E-PLUGIN-STATE-INVALID"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_lightgbm_check_refuses_mutated_text_only_with_value_error(data: st.DataObject) -> None:
+    lines = _lgb_cached().split("\n")
+    for _ in range(data.draw(st.integers(1, 4))):
+        i = data.draw(st.integers(0, len(lines) - 1))
+        key, sep, value = lines[i].partition("=")
+        words = value.split(" ")
+        j = data.draw(st.integers(0, len(words) - 1))
+        words[j] = data.draw(st.sampled_from(["-1", "0", "999", "x", "", "1.5", "nan", "3 4"]))
+        lines[i] = (
+            key + sep + " ".join(words)
+            if sep
+            else data.draw(st.sampled_from(["", "Tree=9", "end of trees"]))
+        )
+    with contextlib.suppress(ValueError):
+        check_lightgbm_text("\n".join(lines))
+
+
+_LGB: list[str] = []
+
+
+def _lgb_cached() -> str:
+    if not _LGB:
+        _LGB.append(_lgb_text())
+    return _LGB[0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_xgboost_checks_refuse_corrupted_models_only_with_value_error(data: st.DataObject) -> None:
+    raw = bytearray(_xgb_ubj())
+    for _ in range(data.draw(st.integers(1, 3))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    with contextlib.suppress(ValueError):
+        check_xgboost_model(decode_ubjson(bytes(raw)))

@@ -14,7 +14,15 @@ import re
 import struct
 from typing import Any
 
-__all__ = ["CATBOOST", "LIGHTGBM", "XGBOOST", "check_lightgbm_text", "check_ubjson"]
+__all__ = [
+    "CATBOOST",
+    "LIGHTGBM",
+    "XGBOOST",
+    "check_lightgbm_text",
+    "check_ubjson",
+    "check_xgboost_model",
+    "decode_ubjson",
+]
 
 
 def _qualname(cls: type) -> str:
@@ -38,7 +46,7 @@ def _check_attributes(state: Any) -> None:
 # ------------------------------------------------------------------------ UBJSON
 
 _NOOP, _NULL, _TRUE, _FALSE = b"NZTF"
-_STR, _HIGH, _TYPED, _COUNT = b"SH$#"
+_STR, _HIGH, _TYPED, _COUNT, _CHAR = b"SH$#C"
 _OPEN = {ord("["): ord("]"), ord("{"): ord("}")}
 _INTS = {
     ord("i"): struct.Struct(">b"),
@@ -47,13 +55,27 @@ _INTS = {
     ord("l"): struct.Struct(">i"),
     ord("L"): struct.Struct(">q"),
 }
-_FIXED = {m: s.size for m, s in _INTS.items()} | {ord("d"): 4, ord("D"): 8, ord("C"): 1}
+_FLOATS = {ord("d"): struct.Struct(">f"), ord("D"): struct.Struct(">d")}
+_FIXED = {m: s.size for m, s in (_INTS | _FLOATS).items()} | {_CHAR: 1}
+# Typed arrays of numbers become numpy arrays (big-endian, as UBJSON stores them).
+_ARRAY_DTYPES = {
+    ord("i"): "i1",
+    ord("U"): "u1",
+    ord("I"): ">i2",
+    ord("l"): ">i4",
+    ord("L"): ">i8",
+    ord("d"): ">f4",
+    ord("D"): ">f8",
+}
 
 
-def check_ubjson(buf: bytes, *, max_depth: int = 64) -> set[bytes]:
-    """Check that ``buf`` is exactly one UBJSON object (with counted and typed
-    containers, as XGBoost writes them), nesting at most ``max_depth`` levels; return
-    its top-level keys. Iterative: a hostile depth cannot exhaust the stack."""
+def decode_ubjson(buf: bytes, *, max_depth: int = 64) -> Any:
+    """Decode one UBJSON document (with counted and typed containers, as XGBoost writes
+    them), nesting at most ``max_depth`` levels, refusing trailing bytes. Typed arrays
+    of numbers become read-only numpy arrays. Iterative, so a hostile depth cannot
+    exhaust the stack; every malformation is a ValueError."""
+    import numpy as np
+
     n = len(buf)
     pos = 0
 
@@ -89,21 +111,37 @@ def check_ubjson(buf: bytes, *, max_depth: int = 64) -> set[bytes]:
             raise ValueError(f"UBJSON: a length of {v} in {n} bytes")
         return v
 
-    def scalar(m: int) -> None:
+    def text() -> str:
         nonlocal pos
-        if m in (_NULL, _TRUE, _FALSE):
-            return
-        size = _FIXED.get(m)
-        if size is None:
-            if m not in (_STR, _HIGH):
-                raise ValueError(f"UBJSON: unknown marker {chr(m)!r} at byte {pos - 1}")
-            size = count()
-        need(size)
-        pos += size
+        k = count()
+        need(k)
+        pos += k
+        return bytes(buf[pos - k : pos]).decode("utf-8")  # UnicodeDecodeError is a ValueError
 
-    def container(m: int) -> list[Any] | None:
-        """A frame [close marker, remaining count or None, element type or None, is object],
-        or None for a typed array of fixed-size scalars (skipped at once)."""
+    def scalar(m: int) -> Any:
+        nonlocal pos
+        if m == _NULL:
+            return None
+        if m in (_TRUE, _FALSE):
+            return m == _TRUE
+        if m in _INTS:
+            return integer(m)
+        f = _FLOATS.get(m)
+        if f is not None:
+            need(f.size)
+            pos += f.size
+            return f.unpack_from(buf, pos - f.size)[0]
+        if m == _CHAR:
+            need(1)
+            pos += 1
+            return chr(buf[pos - 1])
+        if m in (_STR, _HIGH):
+            return text()
+        raise ValueError(f"UBJSON: unknown marker {chr(m)!r} at byte {pos - 1}")
+
+    def container(m: int) -> Any:
+        """A finished typed numeric array, or a frame for the loop:
+        [close marker, remaining or None, element type or None, value, pending key]."""
         nonlocal pos
         typ = None
         remaining = None
@@ -120,18 +158,24 @@ def check_ubjson(buf: bytes, *, max_depth: int = 64) -> set[bytes]:
         if buf[pos] == _COUNT:
             pos += 1
             remaining = count()
-        if m == ord("[") and typ in _FIXED and remaining is not None:
-            need(remaining * _FIXED[typ])
-            pos += remaining * _FIXED[typ]
-            return None
-        return [_OPEN[m], remaining, typ, m == ord("{")]
+        if m == ord("[") and typ in _ARRAY_DTYPES and remaining is not None:
+            dt = np.dtype(_ARRAY_DTYPES[typ])
+            need(remaining * dt.itemsize)
+            arr = np.frombuffer(buf, dtype=dt, count=remaining, offset=pos)
+            pos += remaining * dt.itemsize
+            return arr
+        return [_OPEN[m], remaining, typ, {} if m == ord("{") else [], None]
 
-    if marker() != ord("{"):
-        raise ValueError("UBJSON: the document is not an object")
-    top_keys: set[bytes] = set()
-    root = container(ord("{"))
-    assert root is not None
-    stack = [root]
+    first = marker()
+    if first not in _OPEN:
+        result = scalar(first)
+        stack = []
+    else:
+        root = container(first)
+        if isinstance(root, list):
+            stack = [root]
+        else:
+            result, stack = root, []
     while stack:
         frame = stack[-1]
         if frame[1] is None:
@@ -139,33 +183,175 @@ def check_ubjson(buf: bytes, *, max_depth: int = 64) -> set[bytes]:
             while buf[pos] == _NOOP:
                 pos += 1
                 need(1)
-            if buf[pos] == frame[0]:
+            done = buf[pos] == frame[0]
+            if done:
                 pos += 1
-                stack.pop()
-                continue
-        elif frame[1] == 0:
-            stack.pop()
-            continue
         else:
+            done = frame[1] == 0
             frame[1] -= 1
-        if frame[3]:
-            k = count()
-            need(k)
-            if len(stack) == 1:
-                top_keys.add(bytes(buf[pos : pos + k]))
-            pos += k
+        if done:
+            stack.pop()
+            if not stack:
+                result = frame[3]
+            else:
+                parent = stack[-1]
+                if isinstance(parent[3], dict):
+                    parent[3][parent[4]] = frame[3]
+                else:
+                    parent[3].append(frame[3])
+            continue
+        if isinstance(frame[3], dict):
+            frame[4] = text()
         m = frame[2] if frame[2] is not None else marker()
         if m in _OPEN:
             if len(stack) >= max_depth:
                 raise ValueError(f"UBJSON nests deeper than {max_depth} levels")
-            child = container(m)
-            if child is not None:
-                stack.append(child)
+            value = container(m)
+            if isinstance(value, list):
+                stack.append(value)
+                continue
         else:
-            scalar(m)
+            value = scalar(m)
+        if isinstance(frame[3], dict):
+            frame[3][frame[4]] = value
+        else:
+            frame[3].append(value)
     if pos != n:
         raise ValueError(f"UBJSON: {n - pos} bytes after the document")
-    return top_keys
+    return result
+
+
+def _count(value: Any, what: str) -> int:
+    """XGBoost writes counts as decimal strings ("4")."""
+    try:
+        v = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} is not a count: {value!r}") from None
+    if not 0 <= v < 2**31:
+        raise ValueError(f"{what} out of range: {v}")
+    return v
+
+
+def _length(value: Any) -> int:
+    import numpy as np
+
+    if not isinstance(value, list | np.ndarray):
+        raise ValueError(f"expected an array, found {type(value).__name__}")
+    return len(value)
+
+
+def _int_array(tree: dict[str, Any], key: str, length: int) -> Any:
+    import numpy as np
+
+    arr = tree.get(key)
+    if isinstance(arr, list):  # an empty or untyped array
+        arr = np.asarray(arr if arr else [], dtype=np.int64)
+    if not isinstance(arr, np.ndarray) or arr.ndim != 1 or arr.dtype.kind not in "iu":
+        raise ValueError(f"tree field {key} is not an integer array")
+    if len(arr) != length:
+        raise ValueError(f"tree field {key} has {len(arr)} values, expected {length}")
+    return arr.astype(np.int64)
+
+
+def check_xgboost_model(doc: Any) -> None:
+    """Check a decoded XGBoost model: the parts prediction indexes with. Every tree's
+    child, parent and split-feature indices must be in range, and its arrays as long
+    as its node count."""
+    if not isinstance(doc, dict) or "learner" not in doc or "version" not in doc:
+        raise ValueError("the UBJSON document is not an XGBoost model (no learner)")
+    learner = doc["learner"]
+    if not isinstance(learner, dict):
+        raise ValueError("learner is not an object")
+    param = learner.get("learner_model_param")
+    if not isinstance(param, dict):
+        raise ValueError("learner_model_param is missing")
+    n_features = _count(param.get("num_feature"), "num_feature")
+    booster = learner.get("gradient_booster")
+    if not isinstance(booster, dict):
+        raise ValueError("gradient_booster is missing")
+    if booster.get("name") == "dart":
+        booster = booster.get("gbtree")
+        if not isinstance(booster, dict):
+            raise ValueError("a dart booster without its gbtree")
+    if booster.get("name") == "gblinear":
+        return  # a weight vector, no indices
+    if booster.get("name") != "gbtree":
+        raise ValueError(f"unknown gradient booster {booster.get('name')!r}")
+    model = booster.get("model")
+    if not isinstance(model, dict) or not isinstance(model.get("trees"), list):
+        raise ValueError("a gbtree model without trees")
+    trees = model["trees"]
+    model_param = model.get("gbtree_model_param")
+    n_trees = _count(
+        model_param.get("num_trees") if isinstance(model_param, dict) else None, "num_trees"
+    )
+    if n_trees != len(trees):
+        raise ValueError(f"num_trees says {n_trees}, the model holds {len(trees)} trees")
+    # tree_info[i] is the output column tree i adds to: prediction writes there.
+    groups = max(_count(param.get("num_class", 0), "num_class"), 1) * max(
+        _count(param.get("num_target", 1), "num_target"), 1
+    )
+    info = _int_array(model, "tree_info", n_trees)
+    if ((info < 0) | (info >= groups)).any():
+        raise ValueError(f"tree_info names an output outside [0, {groups})")
+    if "iteration_indptr" in model:
+        indptr = _int_array(model, "iteration_indptr", _length(model["iteration_indptr"]))
+        if (
+            len(indptr) == 0
+            or indptr[0] != 0
+            or indptr[-1] != n_trees
+            or (indptr[1:] < indptr[:-1]).any()
+        ):
+            raise ValueError("iteration_indptr does not cut the trees into iterations")
+    for i, tree in enumerate(trees):
+        try:
+            _check_xgboost_tree(tree, n_features)
+        except ValueError as exc:
+            raise ValueError(f"tree {i}: {exc}") from None
+
+
+def _check_xgboost_tree(tree: Any, n_features: int) -> None:
+    import numpy as np
+
+    if not isinstance(tree, dict) or not isinstance(tree.get("tree_param"), dict):
+        raise ValueError("not a tree")
+    n = _count(tree["tree_param"].get("num_nodes"), "num_nodes")
+    if n < 1:
+        raise ValueError("a tree with no nodes")
+    left = _int_array(tree, "left_children", n)
+    right = _int_array(tree, "right_children", n)
+    parents = _int_array(tree, "parents", n)
+    split = _int_array(tree, "split_indices", n)
+    for key in ("split_conditions", "default_left", "split_type"):
+        if _length(tree.get(key)) != n:
+            raise ValueError(f"tree field {key} does not have {n} values")
+    leaf = left == -1
+    if not np.array_equal(leaf, right == -1):
+        raise ValueError("a node with exactly one child")
+    inner = ~leaf
+    if ((left[inner] < 1) | (left[inner] >= n) | (right[inner] < 1) | (right[inner] >= n)).any():
+        raise ValueError("a child index out of range")
+    if ((split[inner] < 0) | (split[inner] >= n_features)).any():
+        raise ValueError(f"a split feature outside [0, {n_features})")
+    # XGBoost marks "no parent" (the root, deleted nodes) with 2**31 - 1.
+    if (((parents < 0) | (parents >= n)) & (parents != 2**31 - 1)).any():
+        raise ValueError("a parent index out of range")
+    nodes = _int_array(tree, "categories_nodes", _length(tree.get("categories_nodes", [])))
+    segments = _int_array(tree, "categories_segments", len(nodes))
+    sizes = _int_array(tree, "categories_sizes", len(nodes))
+    n_categories = _length(tree.get("categories", []))
+    if ((nodes < 0) | (nodes >= n)).any() or (segments < 0).any() or (sizes < 0).any():
+        raise ValueError("a categorical split index out of range")
+    if ((segments + sizes) > n_categories).any():
+        raise ValueError("a categorical segment runs past the categories")
+
+
+def check_ubjson(buf: bytes, *, max_depth: int = 64) -> set[str]:
+    """The top-level keys of a UBJSON object; ValueError if ``buf`` is not one."""
+    doc = decode_ubjson(buf, max_depth=max_depth)
+    if not isinstance(doc, dict):
+        raise ValueError("UBJSON: the document is not an object")
+    return set(doc)
 
 
 class XGBoostHandler:
@@ -193,9 +379,7 @@ class XGBoostHandler:
             raw = state.get("ubj")
             if set(state) != {"ubj"} or type(raw) is not bytes:
                 raise ValueError("an XGBoost Booster's state is {'ubj': <UBJSON bytes>}")
-            keys = check_ubjson(raw)
-            if not {b"learner", b"version"} <= keys:
-                raise ValueError("the UBJSON document is not an XGBoost model (no learner)")
+            check_xgboost_model(decode_ubjson(raw))
             return
         booster = state.get("_Booster")
         if booster is not None and _qualname(type(booster)) != self._BOOSTER:
