@@ -278,3 +278,22 @@ def test_handlers_cannot_take_over_types_skship_writes_itself(installed: Path) -
         assert skship.dumps([*value, _box()]) != before  # the index was built
     assert skship.dumps(value) == before
     assert b'"ext"' not in before
+
+
+def test_handlers_needed_lists_ext_nodes_without_building(installed: Path) -> None:
+    from skship.plugins import handlers_needed
+
+    missing = {"t": "ext", "handler": "absent", "type": "pkg.Thing", "state": None}
+    known = {"t": "ext", "handler": "boxes", "type": "testhandlers.Box", "state": None}
+    blob = file_with({"t": "list", "v": [known, {"t": "tuple", "v": [missing, known]}]})
+    assert handlers_needed(blob) == [
+        {
+            "handler": "boxes",
+            "type": "testhandlers.Box",
+            "installed": True,
+            "description": "a Box of doubles",
+        },
+        {"handler": "absent", "type": "pkg.Thing", "installed": False, "description": None},
+    ]
+    assert "testhandlers" not in sys.modules or "testhandlers._skship" in sys.modules
+    assert handlers_needed(skship.dumps([1, 2])) == []

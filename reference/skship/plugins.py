@@ -16,10 +16,18 @@ passes it to :meth:`TypeHandler.validate` and only then to
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection
-from typing import Any, Protocol, runtime_checkable
+from typing import IO, Any, Protocol, runtime_checkable
 
-__all__ = ["ENTRY_POINT_GROUP", "TypeHandler", "available_handlers", "describe", "refresh"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "TypeHandler",
+    "available_handlers",
+    "describe",
+    "handlers_needed",
+    "refresh",
+]
 
 ENTRY_POINT_GROUP = "skship.types"
 
@@ -84,3 +92,60 @@ def refresh() -> None:
 
     invalidate_caches()
     registry.refresh()
+
+
+def handlers_needed(
+    file: str | os.PathLike[str] | IO[bytes] | bytes | bytearray | memoryview,
+    *,
+    limits: Any = None,
+) -> list[dict[str, Any]]:
+    """The type handlers a file's ext nodes name, for an audit: one entry per distinct
+    (handler, type), in document order, with ``installed`` (the handler is installed
+    and lists the type) and the handler's ``description`` (None when not installed).
+
+    Like :func:`skship.get_untrusted_types` it builds nothing and imports nothing the
+    file names; it only loads installed handlers (to ask them for a description).
+    """
+    from skship import _schema as S
+    from skship.errors import PluginError
+    from skship.format import registry
+    from skship.format.container import parse_container
+    from skship.format.decoder import decode_document
+    from skship.format.limits import DEFAULT_LIMITS
+
+    limits = limits or DEFAULT_LIMITS
+    if isinstance(file, bytes | bytearray | memoryview):
+        buf: Any = file
+    elif isinstance(file, str | os.PathLike):
+        with open(file, "rb") as f:
+            buf = f.read()
+    else:
+        buf = file.read()
+    doc = decode_document(parse_container(buf, limits).schema, limits)
+    found: dict[tuple[str, str], None] = {}
+    stack: list[Any] = [doc.root]
+    while stack:  # iterative, in document order; decode_document enforced the depth limit
+        v = stack.pop()
+        if isinstance(v, S.Extension):
+            found[(v.handler, v.type)] = None
+        if isinstance(v, list):
+            stack.extend(reversed(v))
+        elif isinstance(v, dict):
+            stack.extend(reversed(list(v.values())))
+        elif hasattr(v, "__struct_fields__"):
+            stack.extend(reversed([getattr(v, f) for f in v.__struct_fields__]))
+    out = []
+    for handler, type_name in found:
+        try:
+            description: str | None = registry.describe(handler, type_name)
+        except PluginError:
+            description = None
+        out.append(
+            {
+                "handler": handler,
+                "type": type_name,
+                "installed": description is not None,
+                "description": description,
+            }
+        )
+    return out
