@@ -432,3 +432,26 @@ def test_xgboost_checks_refuse_corrupted_models_only_with_value_error(data: st.D
         raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
     with contextlib.suppress(ValueError):
         check_xgboost_model(decode_ubjson(bytes(raw)))
+
+
+def test_categorical_features_round_trip() -> None:
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(
+        {
+            "a": rng.normal(size=120),
+            "b": rng.normal(size=120),
+            "c": pd.Categorical(rng.choice(["x", "y", "z"], 120)),
+        }
+    )
+    y = (df.a + (df.c == "y") > 0).astype(int)
+    as_text = df.assign(c=df.c.astype(str))
+    cases = [
+        (xgb.XGBClassifier(**XGB, enable_categorical=True, tree_method="hist"), df),
+        (lgb.LGBMClassifier(**LGB), df),
+        (cb.CatBoostClassifier(**CB, cat_features=["c"]), as_text),
+    ]
+    for model, X in cases:
+        model.fit(X, y)
+        back = skship.loads(skship.dumps(model))
+        np.testing.assert_array_equal(back.predict_proba(X), model.predict_proba(X))
