@@ -74,65 +74,48 @@ def decode_ubjson(buf: bytes, *, max_depth: int = 64) -> Any:
     them), nesting at most ``max_depth`` levels, refusing trailing bytes. Typed arrays
     of numbers become read-only numpy arrays. Iterative, so a hostile depth cannot
     exhaust the stack; every malformation is a ValueError."""
+    try:
+        return _decode_ubjson(bytes(buf), max_depth)
+    except (IndexError, KeyError, struct.error):
+        # Reading past the end (IndexError, struct.error) or an unknown marker (KeyError).
+        raise ValueError("UBJSON is truncated or holds an unknown marker") from None
+
+
+def _decode_ubjson(buf: bytes, max_depth: int) -> Any:
     import numpy as np
 
     n = len(buf)
     pos = 0
+    ints = _INTS
 
-    def need(k: int) -> None:
-        if k < 0 or pos + k > n:
-            raise ValueError(f"UBJSON truncated at byte {pos}")
-
-    def marker() -> int:
+    def length() -> int:
+        # An integer-typed length (a marker, then a big-endian integer), within the data.
         nonlocal pos
-        while True:
-            need(1)
-            m = buf[pos]
-            pos += 1
-            if m != _NOOP:
-                return m
-
-    def integer(m: int) -> int:
-        nonlocal pos
-        s = _INTS.get(m)
-        if s is None:
-            raise ValueError(f"UBJSON: expected an integer marker at byte {pos - 1}")
-        need(s.size)
-        v: int = s.unpack_from(buf, pos)[0]
-        pos += s.size
-        return v
-
-    def count() -> int:
-        nonlocal pos
-        need(1)
-        pos += 1
-        v = integer(buf[pos - 1])
-        if not 0 <= v <= n:
-            raise ValueError(f"UBJSON: a length of {v} in {n} bytes")
+        s = ints[buf[pos]]
+        v: int = s.unpack_from(buf, pos + 1)[0]
+        pos += 1 + s.size
+        if not 0 <= v <= n - pos:
+            raise ValueError(f"UBJSON: a length of {v} with {n - pos} bytes left")
         return v
 
     def text() -> str:
         nonlocal pos
-        k = count()
-        need(k)
+        k = length()
         pos += k
-        return bytes(buf[pos - k : pos]).decode("utf-8")  # UnicodeDecodeError is a ValueError
+        return buf[pos - k : pos].decode("utf-8")  # UnicodeDecodeError is a ValueError
 
     def scalar(m: int) -> Any:
         nonlocal pos
+        s = ints.get(m) or _FLOATS.get(m)
+        if s is not None:
+            v = s.unpack_from(buf, pos)[0]
+            pos += s.size
+            return v
         if m == _NULL:
             return None
         if m in (_TRUE, _FALSE):
             return m == _TRUE
-        if m in _INTS:
-            return integer(m)
-        f = _FLOATS.get(m)
-        if f is not None:
-            need(f.size)
-            pos += f.size
-            return f.unpack_from(buf, pos - f.size)[0]
         if m == _CHAR:
-            need(1)
             pos += 1
             return chr(buf[pos - 1])
         if m in (_STR, _HIGH):
@@ -145,77 +128,84 @@ def decode_ubjson(buf: bytes, *, max_depth: int = 64) -> Any:
         nonlocal pos
         typ = None
         remaining = None
-        need(1)
         if buf[pos] == _TYPED:
-            need(2)
             typ = buf[pos + 1]
             pos += 2
             if typ in _OPEN or (typ not in _FIXED and typ not in (_NULL, _TRUE, _FALSE, _STR)):
                 raise ValueError(f"UBJSON: unsupported container element type {chr(typ)!r}")
-            need(1)
             if buf[pos] != _COUNT:
                 raise ValueError("UBJSON: a typed container without a count")
         if buf[pos] == _COUNT:
             pos += 1
-            remaining = count()
+            remaining = length()
         if m == ord("[") and typ in _ARRAY_DTYPES and remaining is not None:
             dt = np.dtype(_ARRAY_DTYPES[typ])
-            need(remaining * dt.itemsize)
+            if remaining * dt.itemsize > n - pos:
+                raise ValueError("UBJSON: a typed array runs past the end")
             arr = np.frombuffer(buf, dtype=dt, count=remaining, offset=pos)
             pos += remaining * dt.itemsize
             return arr
         return [_OPEN[m], remaining, typ, {} if m == ord("{") else [], None]
 
+    def marker() -> int:
+        nonlocal pos
+        while buf[pos] == _NOOP:
+            pos += 1
+        pos += 1
+        return buf[pos - 1]
+
+    result: Any = None
     first = marker()
+    stack: list[list[Any]] = []
     if first not in _OPEN:
         result = scalar(first)
-        stack = []
     else:
         root = container(first)
         if isinstance(root, list):
-            stack = [root]
+            stack.append(root)
         else:
-            result, stack = root, []
+            result = root
     while stack:
         frame = stack[-1]
-        if frame[1] is None:
-            need(1)
+        remaining = frame[1]
+        if remaining is None:
             while buf[pos] == _NOOP:
                 pos += 1
-                need(1)
             done = buf[pos] == frame[0]
             if done:
                 pos += 1
         else:
-            done = frame[1] == 0
-            frame[1] -= 1
+            done = remaining == 0
+            frame[1] = remaining - 1
+        value = frame[3]
         if done:
             stack.pop()
             if not stack:
-                result = frame[3]
+                result = value
             else:
                 parent = stack[-1]
-                if isinstance(parent[3], dict):
-                    parent[3][parent[4]] = frame[3]
+                if type(parent[3]) is dict:
+                    parent[3][parent[4]] = value
                 else:
-                    parent[3].append(frame[3])
+                    parent[3].append(value)
             continue
-        if isinstance(frame[3], dict):
+        is_object = type(value) is dict
+        if is_object:
             frame[4] = text()
         m = frame[2] if frame[2] is not None else marker()
         if m in _OPEN:
             if len(stack) >= max_depth:
                 raise ValueError(f"UBJSON nests deeper than {max_depth} levels")
-            value = container(m)
-            if isinstance(value, list):
-                stack.append(value)
+            child = container(m)
+            if type(child) is list:
+                stack.append(child)
                 continue
         else:
-            value = scalar(m)
-        if isinstance(frame[3], dict):
-            frame[3][frame[4]] = value
+            child = scalar(m)
+        if is_object:
+            value[frame[4]] = child
         else:
-            frame[3].append(value)
+            value.append(child)
     if pos != n:
         raise ValueError(f"UBJSON: {n - pos} bytes after the document")
     return result
