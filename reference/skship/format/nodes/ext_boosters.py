@@ -293,39 +293,65 @@ def check_xgboost_model(doc: Any) -> None:
             or (indptr[1:] < indptr[:-1]).any()
         ):
             raise ValueError("iteration_indptr does not cut the trees into iterations")
-    for i, tree in enumerate(trees):
-        try:
-            _check_xgboost_tree(tree, n_features)
-        except ValueError as exc:
-            raise ValueError(f"tree {i}: {exc}") from None
+    _check_xgboost_trees(trees, n_features)
 
 
-def _check_xgboost_tree(tree: Any, n_features: int) -> None:
+_NO_PARENT = 2**31 - 1  # XGBoost's parent of the root (and of deleted nodes)
+
+
+def _check_xgboost_trees(trees: list[Any], n_features: int) -> None:
+    """Every tree's arrays have num_nodes values; then all trees' indices at once."""
     import numpy as np
 
-    if not isinstance(tree, dict) or not isinstance(tree.get("tree_param"), dict):
-        raise ValueError("not a tree")
-    n = _count(tree["tree_param"].get("num_nodes"), "num_nodes")
-    if n < 1:
-        raise ValueError("a tree with no nodes")
-    left = _int_array(tree, "left_children", n)
-    right = _int_array(tree, "right_children", n)
-    parents = _int_array(tree, "parents", n)
-    split = _int_array(tree, "split_indices", n)
-    for key in ("split_conditions", "default_left", "split_type"):
-        if _length(tree.get(key)) != n:
-            raise ValueError(f"tree field {key} does not have {n} values")
+    sizes, columns = [], []
+    for i, tree in enumerate(trees):
+        try:
+            if not isinstance(tree, dict) or not isinstance(tree.get("tree_param"), dict):
+                raise ValueError("not a tree")
+            n = _count(tree["tree_param"].get("num_nodes"), "num_nodes")
+            if n < 1:
+                raise ValueError("a tree with no nodes")
+            columns.append(
+                [
+                    _int_array(tree, key, n)
+                    for key in ("left_children", "right_children", "parents", "split_indices")
+                ]
+            )
+            for key in ("split_conditions", "default_left", "split_type"):
+                if _length(tree.get(key)) != n:
+                    raise ValueError(f"tree field {key} does not have {n} values")
+            if _length(tree.get("categories_nodes", [])):
+                _check_xgboost_categories(tree, n)
+        except ValueError as exc:
+            raise ValueError(f"tree {i}: {exc}") from None
+        sizes.append(n)
+    if not trees:
+        return
+    left, right, parents, split = (np.concatenate(c) for c in zip(*columns, strict=True))
+    n_of = np.repeat(np.asarray(sizes, dtype=np.int64), sizes)  # each node's tree size
+    starts = np.cumsum([0, *sizes[:-1]])
+
+    def fail(bad: Any, what: str) -> None:
+        if bad.any():
+            tree = int(np.searchsorted(starts, int(np.argmax(bad)), side="right")) - 1
+            raise ValueError(f"tree {tree}: {what}")
+
     leaf = left == -1
-    if not np.array_equal(leaf, right == -1):
-        raise ValueError("a node with exactly one child")
+    fail(leaf != (right == -1), "a node with exactly one child")
     inner = ~leaf
-    if ((left[inner] < 1) | (left[inner] >= n) | (right[inner] < 1) | (right[inner] >= n)).any():
-        raise ValueError("a child index out of range")
-    if ((split[inner] < 0) | (split[inner] >= n_features)).any():
-        raise ValueError(f"a split feature outside [0, {n_features})")
-    # XGBoost marks "no parent" (the root, deleted nodes) with 2**31 - 1.
-    if (((parents < 0) | (parents >= n)) & (parents != 2**31 - 1)).any():
-        raise ValueError("a parent index out of range")
+    fail(
+        inner & ((left < 1) | (left >= n_of) | (right < 1) | (right >= n_of)),
+        "a child index out of range",
+    )
+    fail(
+        inner & ((split < 0) | (split >= n_features)), f"a split feature outside [0, {n_features})"
+    )
+    fail(
+        ((parents < 0) | (parents >= n_of)) & (parents != _NO_PARENT), "a parent index out of range"
+    )
+
+
+def _check_xgboost_categories(tree: dict[str, Any], n: int) -> None:
     nodes = _int_array(tree, "categories_nodes", _length(tree.get("categories_nodes", [])))
     segments = _int_array(tree, "categories_segments", len(nodes))
     sizes = _int_array(tree, "categories_sizes", len(nodes))
@@ -407,10 +433,12 @@ def _ints(block: dict[str, str], key: str, count: int) -> list[int]:
 
 
 def _floats(block: dict[str, str], key: str, count: int) -> None:
+    # Counted, not parsed: LightGBM parses its numbers itself, and only indices and
+    # sizes decide what it reads or writes.
     raw = block.get(key, "")
-    values = [float(x) for x in raw.split()] if raw else []
-    if len(values) != count:
-        raise ValueError(f"{key} has {len(values)} values, expected {count}")
+    found = raw.count(" ") + 1 if raw else 0
+    if found != count:
+        raise ValueError(f"{key} has {found} values, expected {count}")
 
 
 def check_lightgbm_text(text: str) -> None:
