@@ -455,3 +455,33 @@ def test_categorical_features_round_trip() -> None:
         model.fit(X, y)
         back = skship.loads(skship.dumps(model))
         np.testing.assert_array_equal(back.predict_proba(X), model.predict_proba(X))
+
+
+@pytest.mark.slow
+def test_booster_benchmark_runs(tmp_path: Any) -> None:
+    """Keeps benchmarks/boosters.py from rotting: tiny models, one repetition, no timing claims."""
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "boosters.py"
+    out = tmp_path / "b.json"
+    subprocess.run(
+        [
+            sys.executable,
+            "-W",
+            "error",
+            str(script),
+            "--trees",
+            "3",
+            "--repeat",
+            "1",
+            "--json",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        cwd=tmp_path,
+    )
+    report = json.loads(out.read_text())
+    assert set(report["models"]) == {"XGBClassifier", "LGBMClassifier", "CatBoostClassifier"}
+    for row in report["models"].values():
+        assert row["size"]["skship"] > 0 and row["loads"]["skship"] > 0
