@@ -10,13 +10,13 @@ ratio to pickle. Single-threaded libraries; one process; medians of --repeat run
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import pickle
 import platform
 import statistics
 import time
 from collections.abc import Callable
-from importlib.metadata import version
 from typing import Any
 
 import numpy as np
@@ -60,7 +60,11 @@ def main() -> None:
     results: dict[str, Any] = {
         "python": platform.python_version(),
         "machine": platform.machine(),
-        "versions": {p: version(p) for p in ("xgboost", "lightgbm", "catboost", "numpy")},
+        # Module versions: xgboost may come from the xgboost or the xgboost-cpu distribution.
+        "versions": {
+            m: importlib.import_module(m).__version__
+            for m in ("xgboost", "lightgbm", "catboost", "numpy")
+        },
         "trees": args.trees,
         "repeat": args.repeat,
         "models": {},
