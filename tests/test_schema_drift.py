@@ -253,7 +253,9 @@ KITCHEN_SINK = """{"t": "list", "id": 0, "v": [
    "state": {"t": "dict", "v": {"C": 1.0, "coef_": {"t": "ref", "id": 2}}}, "id": 3},
   {"t": "object", "type": "collections.Counter", "args": [], "items": [["a", 1]], "elems": null},
   {"t": "reduce", "type": "sklearn.tree._tree.Tree", "args": [4, {"t": "ref", "id": 2}, 1],
-   "state": null}
+   "state": null},
+  {"t": "ext", "handler": "xgboost", "type": "xgboost.core.Booster",
+   "state": {"t": "dict", "v": {"ubj": {"t": "ref", "id": 1}}}, "id": 5}
 ]}""".replace("ARR", ARR)
 
 VALID = {

@@ -20,6 +20,7 @@ __all__ = [
     "Dtype",
     "Enum",
     "Environment",
+    "Extension",
     "Feature",
     "Float",
     "FrozenSet",
@@ -280,6 +281,15 @@ class Reduce(_Node, frozen=True, tag="reduce"):
     id: int | None = None
 
 
+class Extension(_Node, frozen=True, tag="ext"):
+    """An instance of a type that a registered type handler saves and builds (an entry point in the group skship.types, or one the reader has built in): the handler's registered name, the qualified name of the type (an identifier the handler checks against its own list, never imported by the reader) and the handler's state. The reader builds the state, lets the handler validate it, then lets the handler construct the object."""
+
+    handler: str
+    type: str
+    state: Value
+    id: int | None = None
+
+
 class Ref(_Node, frozen=True, tag="ref"):
     """The same Python object as the earlier node (in document order) whose id this names."""
 
@@ -382,6 +392,7 @@ Node = (
     | Sparse
     | Object
     | Reduce
+    | Extension
     | Ref
 )
 

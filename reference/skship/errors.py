@@ -15,6 +15,7 @@ __all__ = [
     "IntegrityError",
     "InvalidArgumentError",
     "LimitError",
+    "PluginError",
     "SchemaError",
     "SkshipError",
     "UnsupportedProtocolError",
@@ -75,6 +76,12 @@ CODES: dict[str, str] = {
     "its own kind",
     "E-UPSTREAM-UNSUPPORTED": "an upstream skops file holds a kind of node that is never "
     "loaded (bound methods, partials with attributes, unknown loaders, ...)",
+    # issue 3, other libraries: type handlers (ext nodes, entry-point group skship.types)
+    "E-PLUGIN-NOT-INSTALLED": "an ext node names a type handler that is not installed "
+    "(no built-in handler and no entry point of that name in the group skship.types), "
+    "or whose entry point fails to load",
+    "E-PLUGIN-TYPE-UNKNOWN": "an ext node names a type that its handler does not handle",
+    "E-PLUGIN-STATE-INVALID": "a type handler's validation refused the stored state",
 }
 
 
@@ -138,6 +145,13 @@ class ConstructionError(FormatError):
     """A trusted type raised while being rebuilt from the stored state."""
 
     code = "E-CONSTRUCT"
+
+
+class PluginError(FormatError):
+    """A file needs a type handler (an ext node) that is not installed, or that does not
+    handle the type the file names. Nothing from the file was constructed."""
+
+    code = "E-PLUGIN-NOT-INSTALLED"
 
 
 class UntrustedTypesError(FormatError):

@@ -28,8 +28,10 @@ from skship.errors import (
     ConstructionError,
     FormatError,
     LimitError,
+    PluginError,
     SchemaError,
     UnsupportedProtocolError,
+    ValidationError,
 )
 from skship.format.encoder import BIT_GENERATORS
 from skship.format.limits import Limits
@@ -50,6 +52,7 @@ _SIMPLE_DTYPE = re.compile(
 _SHA256 = re.compile(r"\A[0-9a-f]{64}\Z")
 _QUALNAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+\Z", re.ASCII)
 _HEX_INT = re.compile(r"\A-?0x[0-9a-f]+\Z")
+_HANDLER_NAME = re.compile(r"\A[a-z0-9][a-z0-9_.-]{0,63}\Z", re.ASCII)
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -254,12 +257,14 @@ def _tuplify_field(field: list[Any]) -> list[Any]:
 class Audit:
     """What the audit found: names to import, node count, and the parsed dtype table."""
 
-    __slots__ = ("dtypes", "names", "nodes")
+    __slots__ = ("dtypes", "extensions", "names", "nodes")
 
     def __init__(self) -> None:
         self.names: dict[str, str] = {}  # name -> node kind that names it
         self.nodes = 0
         self.dtypes: list[np.dtype[Any]] = []
+        # (handler, type) of every ext node, first occurrence first
+        self.extensions: dict[tuple[str, str], None] = {}
 
 
 def dtype_of(descr: Any, table: list[np.dtype[Any]]) -> np.dtype[Any]:
@@ -286,7 +291,8 @@ def dtype_of(descr: Any, table: list[np.dtype[Any]]) -> np.dtype[Any]:
     _K_COMPLEX,
     _K_LEAF,
     _K_MASKED,
-) = range(14)
+    _K_EXT,
+) = range(15)
 _AUDIT_KIND: dict[type, int] = {
     S.Ref: _K_REF,
     S.List: _K_SEQ,
@@ -312,6 +318,7 @@ _AUDIT_KIND: dict[type, int] = {
     S.Slice: _K_SLICE,
     S.Complex: _K_COMPLEX,
     S.MaskedArray: _K_MASKED,
+    S.Extension: _K_EXT,
     S.Float: _K_LEAF,
     S.Int: _K_LEAF,
     S.Range: _K_LEAF,
@@ -453,6 +460,14 @@ def audit(doc: S.Document, limits: Limits) -> Audit:
             push((v.fill_value, d))
             push((v.mask, d))
             push((v.data, d))
+        elif kind == _K_EXT:
+            if not _HANDLER_NAME.match(v.handler) or not _QUALNAME.match(v.type):
+                raise SchemaError(
+                    f"ext node: {v.handler[:80]!r} is not a handler name or "
+                    f"{v.type[:80]!r} not a qualified name"
+                )
+            result.extensions[(v.handler, v.type)] = None
+            push((v.state, d))
     result.nodes = count
     for name in names:
         if not _QUALNAME.match(name):
@@ -465,6 +480,13 @@ def audit(doc: S.Document, limits: Limits) -> Audit:
             code="E-SCHEMA-NAMES",
         )
     _check_overlap(spans)
+    if result.extensions:
+        # Found among the installed handlers by the name the file records; nothing the
+        # file names is imported. Refused here, before anything is built.
+        from skship.format.registry import check
+
+        for handler_name, type_name in result.extensions:
+            check(handler_name, type_name)
     if doc.data is not None and not spans and doc.data.size:
         pass  # a data section nobody references is allowed (padding-only is harmless)
     return result
@@ -907,6 +929,47 @@ class Builder:
             _setstate(obj, state, v.type)
         return obj
 
+    def _ext(self, v: S.Extension) -> Any:
+        from skship.format.registry import handler
+
+        h = handler(v.handler)  # the audit checked it is installed and handles v.type
+        self._register(v, _OPEN)
+        state = self.build(v.state)
+        what = f"the type handler {v.handler!r}"
+        try:
+            h.validate(v.type, state)
+        except FormatError:
+            raise
+        except ImportError as exc:
+            raise PluginError(
+                f"{what} needs a package that is not installed: {exc}",
+                code="E-DEPENDENCY-MISSING",
+            ) from None
+        except Exception as exc:
+            raise ValidationError(
+                f"{what} refused the stored state of {v.type}: {exc}",
+                code="E-PLUGIN-STATE-INVALID",
+            ) from None
+        try:
+            obj = h.construct(v.type, state)
+        except FormatError:
+            raise
+        except ImportError as exc:
+            raise PluginError(
+                f"{what} needs a package that is not installed: {exc}",
+                code="E-DEPENDENCY-MISSING",
+            ) from None
+        except Exception as exc:
+            raise ConstructionError(f"{what} could not build {v.type}: {exc}") from None
+        cls = type(obj)
+        if f"{cls.__module__}.{cls.__qualname__}" != v.type:
+            raise ConstructionError(
+                f"{what} built a {cls.__module__}.{cls.__qualname__}, not the {v.type} "
+                "the file names"
+            )
+        self._register(v, obj)
+        return obj
+
     def _ref(self, v: S.Ref) -> Any:
         try:
             obj = self.memo[v.id]
@@ -952,6 +1015,7 @@ _KINDS: dict[type, Callable[[Builder, Any], Any]] = {
     S.Sparse: Builder._sparse,
     S.Object: Builder._object,
     S.Reduce: Builder._reduce,
+    S.Extension: Builder._ext,
     S.Ref: Builder._ref,
 }
 

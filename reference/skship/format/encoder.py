@@ -21,10 +21,11 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from skship.errors import UnsupportedTypeError
+from skship.errors import SkshipError, UnsupportedTypeError
 from skship.format.container import DataSection
 from skship.format.limits import DEFAULT_LIMITS
 from skship.format.names import qualified_name
+from skship.format.registry import handler_for_type
 
 __all__ = ["BIT_GENERATORS", "Encoder", "dtype_descr"]
 
@@ -403,6 +404,9 @@ class Encoder:
 
     def _other(self, obj: Any) -> Any:
         t = type(obj)
+        handler = handler_for_type(t)
+        if handler is not None:
+            return self._ext(obj, t, handler)
         if isinstance(obj, np.generic):
             return self._npscalar(obj)
         if isinstance(obj, np.ndarray):
@@ -428,6 +432,32 @@ class Encoder:
         if isinstance(obj, tuple) and hasattr(t, "_fields"):
             return self._namedtuple(obj)
         return self._object(obj)
+
+    def _ext(self, obj: Any, cls: type, name: str) -> Any:
+        """An object whose type a registered handler saves: the handler's state, in an
+        ext node the reader gives back to the same handler."""
+        from skship.format.registry import handler
+
+        ref = self._seen(obj)
+        if ref is not None:
+            return ref
+        type_name = f"{cls.__module__}.{cls.__qualname__}"
+        node: dict[str, Any] = {"t": "ext", "handler": name, "type": type_name}
+        # Open and immutable: the object does not exist on the reading side until the
+        # handler has built it from the whole state, so its state cannot refer to it.
+        self._open(obj, node, immutable=True)
+        try:
+            state = handler(name).save(obj)
+        except SkshipError:
+            raise
+        except Exception as exc:
+            raise UnsupportedTypeError(
+                f"the type handler {name!r} cannot save this {type_name}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        node["state"] = self.encode(state)
+        self._close(obj)
+        return node
 
     def _named(self, obj: Any, kind: str) -> str:
         """The qualified name of ``obj``, recorded in the document's name index."""
