@@ -17,7 +17,7 @@ from typing import Any
 from skship.conformance.canonical import canonical_tree
 
 CLASSES = ["reader", "writer", "auditor"]
-LEVELS = ["core", "optional:zstd", "optional:python"]
+LEVELS = ["core", "recommended", "optional:zstd", "optional:python"]
 
 
 def _limits(spec: dict[str, int] | None) -> Any:
