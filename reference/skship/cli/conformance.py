@@ -4,6 +4,7 @@ status page from reports."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -12,24 +13,29 @@ app = typer.Typer(help="conformance commands.", no_args_is_help=True)
 
 @app.command("run")
 def run(
-    harness: str = typer.Option(
-        ...,
-        "--harness",
-        help="The implementation under test: a command speaking harness protocol 1 on "
-        "stdin/stdout, or entry-point:<name> for a Python implementation registered in the "
-        "skship.conformance entry-point group.",
+    harness: Annotated[
+        str,
+        typer.Option(
+            "--harness",
+            help="The implementation under test: a command speaking harness protocol 1 on "
+            "stdin/stdout, or entry-point:<name> for a Python implementation registered in "
+            "the skship.conformance entry-point group.",
+        ),
+    ],
+    suite: Annotated[Path, typer.Option("--suite", help="The vectors' root directory.")] = Path(
+        "conformance"
     ),
-    suite: Path = typer.Option(
-        Path("conformance"), "--suite", help="The vectors' root directory."
-    ),
-    classes: str = typer.Option(
-        "reader,writer,auditor", "--classes", help="Comma-separated classes to test."
-    ),
-    skips: Path | None = typer.Option(
-        None, "--skips", help="Skip file: known failures by exact id, each with an issue link."
-    ),
-    report: Path | None = typer.Option(None, "--report", help="Write the JSON report here."),
-    junit: Path | None = typer.Option(None, "--junit", help="Write JUnit XML here."),
+    classes: Annotated[
+        str, typer.Option("--classes", help="Comma-separated classes to test.")
+    ] = "reader,writer,auditor",
+    skips: Annotated[
+        Path | None,
+        typer.Option("--skips", help="Skip file: known failures by exact id, with issue links."),
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write the JSON report here.")
+    ] = None,
+    junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")] = None,
 ) -> None:
     """Run every vector the implementation claims, judge each answer, and exit 1 on any
     failure or unexpected pass."""
@@ -58,7 +64,11 @@ def run(
     cases = load_suite(suite)
     if not cases:
         raise typer.BadParameter(f"no vectors under {suite / 'format'}")
-    impl = open_harness(harness)
+    try:
+        impl = open_harness(harness)
+    except (HarnessFailure, OSError) as err:
+        console.print(f"[red]cannot start the harness:[/red] {err}")
+        raise typer.Exit(2) from None
     try:
         runner = Runner(impl, cases, wanted, Skips.load(skips))
         info = runner.start()
@@ -87,8 +97,10 @@ def run(
             table.add_row(
                 cls,
                 level,
-                *(str(counts.get(k, 0)) for k in
-                  ("pass", "fail", "skip", "known-failure", "unexpected-pass")),
+                *(
+                    str(counts.get(k, 0))
+                    for k in ("pass", "fail", "skip", "known-failure", "unexpected-pass")
+                ),
             )
     Console().print(table)
     for r in results:
@@ -104,8 +116,8 @@ def run(
 
 @app.command("status")
 def status(
-    reports: list[Path] = typer.Argument(..., help="Report files written by 'run --report'."),
-    out: Path | None = typer.Option(None, "--out", help="Write the Markdown page here."),
+    reports: Annotated[list[Path], typer.Argument(help="Report files written by 'run --report'.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Write the Markdown page here.")] = None,
 ) -> None:
     """A Markdown status page (implementations x classes x levels) built from reports."""
     import json

@@ -278,7 +278,7 @@ def _same_elements(a: Any, b: Any) -> bool:
 
 def _same_float(a: Any, b: Any) -> bool:
     if isinstance(a, str) or isinstance(b, str):
-        return a == b
+        return bool(a == b)
     if not isinstance(a, int | float) or not isinstance(b, int | float):
         return False
-    return float(a) == float(b) and math.copysign(1, a) == math.copysign(1, b)
+    return bool(float(a) == float(b) and math.copysign(1, a) == math.copysign(1, b))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
 import subprocess
@@ -50,17 +51,17 @@ class CommandHarness:
         try:
             answer = json.loads(line)
         except ValueError:
-            raise HarnessFailure(f"the harness answered a line that is not JSON: {line!r}") from None
+            raise HarnessFailure(
+                f"the harness answered a line that is not JSON: {line!r}"
+            ) from None
         if not isinstance(answer, dict):
             raise HarnessFailure(f"the harness answered {answer!r}, not a JSON object")
         return answer
 
     def close(self) -> None:
         if self.proc.poll() is None:
-            try:
+            with contextlib.suppress(HarnessFailure):
                 self.send({"cmd": "stop"})
-            except HarnessFailure:
-                pass
             if self.proc.stdin is not None:
                 self.proc.stdin.close()
             try:

@@ -81,7 +81,7 @@ class ReferenceHarness:
         return _canonical_of_blob(skship.dumps(obj))
 
     def audit(self, request: dict[str, Any]) -> dict[str, str]:
-        from skship.api import parse_container
+        from skship.format.container import parse_container
         from skship.format.decoder import read_name_index
 
         with open(request["file"], "rb") as f:

@@ -42,7 +42,7 @@ class Case:
 
     @property
     def file(self) -> Path:
-        return self.directory / self.case["file"]
+        return self.directory / str(self.case["file"])
 
 
 def load_suite(root: Path, contract: str = "format") -> list[Case]:
@@ -210,12 +210,21 @@ class Runner:
         if known is not None:
             if ok:
                 return Result(
-                    case.id, cls, case.level, "unexpected-pass",
+                    case.id,
+                    cls,
+                    case.level,
+                    "unexpected-pass",
                     f"listed in the skip file ({known.get('issue', '')}) but passes: remove it",
                     seconds,
                 )
-            return Result(case.id, cls, case.level, "known-failure",
-                          f"{known.get('reason', '')} ({known.get('issue', '')}): {detail}", seconds)
+            return Result(
+                case.id,
+                cls,
+                case.level,
+                "known-failure",
+                f"{known.get('reason', '')} ({known.get('issue', '')}): {detail}",
+                seconds,
+            )
         return Result(case.id, cls, case.level, "pass" if ok else "fail", detail, seconds)
 
 
@@ -267,8 +276,9 @@ def junit_xml(info: dict[str, Any], results: list[Result]) -> str:
             time=f"{sum(r.seconds for r in mine):.3f}",
         )
         for r in mine:
-            tc = ET.SubElement(suite, "testcase", classname=f"{cls}.{r.level}", name=r.id,
-                               time=f"{r.seconds:.4f}")
+            tc = ET.SubElement(
+                suite, "testcase", classname=f"{cls}.{r.level}", name=r.id, time=f"{r.seconds:.4f}"
+            )
             if r.outcome in FAILING:
                 ET.SubElement(tc, "failure", message=r.outcome).text = r.detail
             elif r.outcome in ("skip", "known-failure"):

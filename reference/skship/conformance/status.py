@@ -32,15 +32,23 @@ def status_page(reports: list[dict[str, Any]]) -> str:
             for lvl in levels:
                 counts = r["summary"][cls].get(lvl)
                 if counts is None:
-                    cells.append("not claimed")
+                    claimed = lvl in impl["levels"] and cls in impl["classes"]
+                    cells.append("no vectors" if claimed else "not claimed")
                     continue
                 total = sum(counts.values())
                 passed = counts.get("pass", 0)
                 mark = "conforms" if passed == total else "does not conform"
                 cells.append(f"{mark} ({passed}/{total})")
-            lines.append(f"| {impl['name']} {impl['version']} | {cls} | " + " | ".join(cells) + " |")
-    lines += ["", "Vectors in the suite when each report was made: "
-              + ", ".join(f"{r['implementation']['name']}: {r['suite']['vectors']}"
-                          for r in sorted(reports, key=lambda r: r["implementation"]["name"])),
-              ""]
+            lines.append(
+                f"| {impl['name']} {impl['version']} | {cls} | " + " | ".join(cells) + " |"
+            )
+    lines += [
+        "",
+        "Vectors in the suite when each report was made: "
+        + ", ".join(
+            f"{r['implementation']['name']}: {r['suite']['vectors']}"
+            for r in sorted(reports, key=lambda r: r["implementation"]["name"])
+        ),
+        "",
+    ]
     return "\n".join(lines)

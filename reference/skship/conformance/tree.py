@@ -38,7 +38,9 @@ def name_index(root: Any) -> dict[str, str]:
         attr = _NAMING.get(kind) if isinstance(kind, str) else None
         if attr is not None and isinstance(v.get(attr), str):
             name = v[attr]
-            if name not in names or (kind in ("object", "reduce") and names[name] not in ("object", "reduce")):
+            if name not in names or (
+                kind in ("object", "reduce") and names[name] not in ("object", "reduce")
+            ):
                 names[name] = kind
     return dict(sorted(names.items()))
 
