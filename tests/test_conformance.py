@@ -329,3 +329,14 @@ def test_junit_xml_escapes_details() -> None:
     xml = junit_xml({"name": "x"}, [Result("a<b", "reader", "core", "fail", '&<>"')])
     root = ElementTree.fromstring(xml)
     assert root.find("testsuite/testcase/failure").text == '&<>"'  # type: ignore[union-attr]
+
+
+def test_matrix_page_is_current() -> None:
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import conformance_matrix
+    finally:
+        sys.path.pop(0)
+    assert conformance_matrix.main(["--check"]) == 0
+    page = conformance_matrix.PAGE.read_text(encoding="utf-8")
+    assert "skops 0.16 (protocol 2) | LogisticRegression: refused" in page
