@@ -518,9 +518,18 @@ def valid_vectors(s: Suite, rng: np.random.Generator) -> None:
     )
     s.valid_object(
         "generator",
-        "a numpy Generator over PCG64, and one over MT19937",
+        "numpy Generators over each of the five bit generators",
         f"{V}#node-generator",
-        [np.random.default_rng(SEED), np.random.Generator(np.random.MT19937(1))],
+        [
+            np.random.Generator(bg(SEED))
+            for bg in (
+                np.random.PCG64,
+                np.random.MT19937,
+                np.random.PCG64DXSM,
+                np.random.Philox,
+                np.random.SFC64,
+            )
+        ],
         writer=False,
     )
     s.valid_object(
@@ -534,11 +543,19 @@ def valid_vectors(s: Suite, rng: np.random.Generator) -> None:
 
     s.valid_object(
         "sparse",
-        "a csr matrix and a coo array",
+        "every sparse format: csr, csc, coo, bsr, dia, lil and dok, as matrices and arrays",
         f"{V}#node-sparse",
         [
             sp.csr_matrix(np.array([[0, 1.5], [2, 0]])),
             sp.coo_array(np.array([[0, 0, 3], [4, 0, 0]], dtype="<i4")),
+            sp.csc_matrix(np.array([[0, 2.0], [0, 3.0]])),
+            sp.bsr_array(
+                np.array([[1.0, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 2], [0, 0, 3, 0]]),
+                blocksize=(2, 2),
+            ),
+            sp.dia_matrix(np.array([[1.0, 0], [4, 2]])),
+            sp.lil_array(np.array([[0, 5.0], [6, 0]])),
+            sp.dok_matrix(np.array([[0, 0], [7.0, 0]])),
         ],
     )
     s.valid_object(
@@ -1773,6 +1790,231 @@ def malicious_vectors(s: Suite) -> None:
     )
 
 
+def zip64_everywhere(blob: bytes) -> bytes:
+    """The same archive with every size and offset moved to zip64 fields and zip64 end
+    records, as a writer may do for a file of any size (readers must accept it)."""
+    eocd = blob.rindex(b"PK\x05\x06")
+    n, cd_size, cd_off = struct.unpack_from("<HII", blob, eocd + 10)
+    body = bytearray(blob[:cd_off])
+    central = bytearray()
+    pos = cd_off
+    for _ in range(n):
+        fixed = bytearray(blob[pos : pos + 46])
+        nl, el, cl = struct.unpack_from("<HHH", fixed, 28)
+        csize, usize = struct.unpack_from("<II", fixed, 20)
+        (off,) = struct.unpack_from("<I", fixed, 42)
+        name = blob[pos + 46 : pos + 46 + nl]
+        extra = struct.pack("<HHQQQ", 1, 24, usize, csize, off)
+        struct.pack_into("<II", fixed, 20, 0xFFFFFFFF, 0xFFFFFFFF)
+        struct.pack_into("<H", fixed, 30, len(extra))
+        struct.pack_into("<I", fixed, 42, 0xFFFFFFFF)
+        central += fixed + name + extra
+        pos += 46 + nl + el + cl
+    z64_at = len(body) + len(central)
+    record = struct.pack(
+        "<IQHHIIQQQQ", 0x06064B50, 44, 0x033F, 45, 0, 0, n, n, len(central), len(body)
+    )
+    locator = struct.pack("<IIQI", 0x07064B50, 0, z64_at, 1)
+    comment = blob[eocd + 22 :]
+    end = (
+        struct.pack(
+            "<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, len(comment)
+        )
+        + comment
+    )
+    return bytes(body + central + record + locator + end)
+
+
+def zip64_vectors(s: Suite) -> None:
+    data = np.arange(4, dtype="<i8").tobytes()
+    doc = document(arr("<i8", [4], [0, 32]), data)
+    blob = zip64_everywhere(container(encode(doc), data))
+    s.valid(
+        "container-zip64",
+        "a small file whose sizes, offsets and end records all use "
+        "zip64 fields (allowed; readers must follow them)",
+        f"{C}#rule-container-zip64-end",
+        doc,
+        data,
+        blob,
+        writer=False,
+    )
+    # zip64 end record announced (0xFFFF entries) but no locator before the end record
+    eocd = blob.rindex(b"PK\x05\x06")
+    no_locator = blob[: eocd - 20] + blob[eocd:]
+    s.error(
+        "invalid",
+        "zip64-locator-missing",
+        "the end record points to zip64 records that are not there",
+        f"{C}#rule-container-zip64-end",
+        no_locator,
+        "E-CONTAINER-CORRUPT",
+        classes=["reader", "auditor"],
+    )
+    # a central entry whose sizes are 0xFFFFFFFF without a zip64 extra field
+    plain = container(encode(document({"t": "list", "v": [1, 2]})))
+    cd = central_entries(plain)[0]
+    stripped = patch(plain, cd + 20, "<II", 0xFFFFFFFF, 0xFFFFFFFF)
+    s.error(
+        "invalid",
+        "zip64-extra-missing",
+        "schema.json's sizes are 0xFFFFFFFF and its central entry has no zip64 field",
+        f"{C}#rule-container-zip64-extra",
+        stripped,
+        "E-CONTAINER-CORRUPT",
+        classes=["reader", "auditor"],
+    )
+
+
+def validator_vectors(s: Suite) -> None:
+    """Values that trusted scikit-learn or scipy code would index without bounds checks
+    (optional:python: only readers that construct Python objects run that code)."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.neighbors import KDTree
+    from sklearn.tree import DecisionTreeRegressor
+
+    from skship.format.decoder import parse_dtype
+
+    py = "optional:python"
+
+    def tampered(
+        obj: Any, edit: Callable[[dict[str, Any], bytearray], None]
+    ) -> tuple[bytes, list[str]]:
+        doc, data, _ = of_object(obj)
+        raw = bytearray(data)
+        edit(doc, raw)
+        doc["data"]["sha256"] = hashlib.sha256(raw).hexdigest()
+        return container(encode(doc), bytes(raw)), sorted(doc["names"])
+
+    X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 2.0], [3.0, 1.0]])
+    y = np.array([0.0, 1.0, 0.0, 1.0])
+
+    def wider(doc: dict[str, Any], raw: bytearray) -> None:
+        doc["root"]["state"]["v"]["n_features_in_"] = 5
+
+    blob, names = tampered(DecisionTreeRegressor(random_state=0).fit(X, y), wider)
+    s.error(
+        "malicious",
+        "tree-estimator-width",
+        "a tree estimator that accepts 5 features over a tree built for 2",
+        f"{S}#attack-tree-indices",
+        blob,
+        "E-VALIDATION-INDEX",
+        rule="rule-validate-tree-estimator",
+        level=py,
+        trusted=names,
+    )
+
+    rng = np.random.default_rng(SEED)
+    Xh = rng.standard_normal((60, 2))
+    hgb = HistGradientBoostingRegressor(max_iter=2, max_leaf_nodes=3, random_state=0)
+    hgb.fit(Xh, Xh[:, 0])
+
+    def far_child(doc: dict[str, Any], raw: bytearray) -> None:
+        stack: list[Any] = [doc["root"]]
+        while stack:
+            v = stack.pop()
+            if isinstance(v, dict):
+                if v.get("type", "").endswith("TreePredictor"):
+                    nodes = v["state"]["v"]["nodes"]
+                    descr = nodes["dtype"]
+                    dt = parse_dtype(doc["dtypes"][descr] if isinstance(descr, int) else descr)
+                    struct.pack_into("<I", raw, nodes["data"][0] + dt.fields["left"][1], 10**6)
+                    return
+                stack.extend(v.values())
+            elif isinstance(v, list):
+                stack.extend(v)
+
+    blob, names = tampered(hgb, far_child)
+    s.error(
+        "malicious",
+        "hgb-child",
+        "a histogram gradient boosting predictor whose root points to node 1000000",
+        f"{S}#attack-tree-indices",
+        blob,
+        "E-VALIDATION-INDEX",
+        rule="rule-validate-hgb",
+        level=py,
+        trusted=names,
+    )
+
+    def far_index(doc: dict[str, Any], raw: bytearray) -> None:
+        idx_array = doc["root"]["state"]["v"][1]
+        struct.pack_into("<q", raw, idx_array["data"][0], 10**6)
+
+    blob, names = tampered(KDTree(Xh, leaf_size=10), far_index)
+    s.error(
+        "malicious",
+        "kdtree-index",
+        "a KDTree whose index array points past its data",
+        f"{S}#attack-tree-indices",
+        blob,
+        "E-VALIDATION-INDEX",
+        rule="rule-validate-binary-tree",
+        level=py,
+        trusted=names,
+    )
+    data = np.array([1.0], dtype="<f8").tobytes() + bytes(8)
+    data += np.array([7], dtype="<i4").tobytes() + bytes(12)
+    data += np.array([0, 1], dtype="<i4").tobytes()
+    sparse = {
+        "t": "sparse",
+        "format": "csr",
+        "container": "matrix",
+        "shape": [1, 2],
+        "arrays": {
+            "data": arr("<f8", [1], [0, 8]),
+            "indices": arr("<i4", [1], [16, 4]),
+            "indptr": arr("<i4", [2], [32, 8]),
+        },
+    }
+    s.error_doc(
+        "malicious",
+        "sparse-index",
+        "a csr matrix with a column index of 7 in a 2-column matrix",
+        f"{S}#rule-validate-sparse",
+        sparse,
+        "E-VALIDATION-INDEX",
+        data=data,
+        level=py,
+    )
+    masked = {"t": "masked", "data": arr("<f8", [3], [0, 24]), "mask": arr("|b1", [2], [32, 2])}
+    s.error_doc(
+        "invalid",
+        "masked-shape",
+        "a masked array whose mask has another shape",
+        f"{V}#rule-masked",
+        masked,
+        "E-VALUE-INVALID",
+        data=bytes(48),
+        level=py,
+    )
+    s.error_doc(
+        "invalid",
+        "function-is-class",
+        "a function node naming a class",
+        f"{V}#rule-function-kind",
+        {"t": "function", "name": "fractions.Fraction"},
+        "E-TRUST-NOT-FOUND",
+        level=py,
+        trusted=["fractions.Fraction"],
+    )
+    s.error_doc(
+        "malicious",
+        "construct-reference-only",
+        "an object node constructing "
+        "builtins.type (a name trusted, if at all, only as a reference) to make a class",
+        f"{S}#rule-trust-kinds",
+        {
+            "t": "object",
+            "type": "builtins.type",
+            "args": ["Evil", {"t": "tuple", "v": []}, {"t": "dict", "v": {}}],
+        },
+        "E-TRUST-UNTRUSTED-TYPE",
+        rule="rule-trust-check",
+    )
+
+
 def future_vectors(s: Suite) -> None:
     E = functools.partial(s.error, "future")
     doc = {"protocol": 4, "writer": WRITER, "graph": {"nodes": [], "edges": []}, "chunks": 3}
@@ -1860,6 +2102,8 @@ def build_suite() -> Suite:
     invalid_vectors(suite)
     malicious_vectors(suite)
     future_vectors(suite)
+    zip64_vectors(suite)
+    validator_vectors(suite)
     return suite
 
 
