@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pytest
 from hypothesis import HealthCheck, given, settings
 from typer.testing import CliRunner
 
@@ -362,3 +363,16 @@ def test_matrix_page_is_current() -> None:
     assert conformance_matrix.main(["--check"]) == 0
     page = conformance_matrix.PAGE.read_text(encoding="utf-8")
     assert "skops 0.16 (protocol 2) | LogisticRegression: refused" in page
+
+
+def test_a_harness_that_dies_or_hangs_is_reported(tmp_path: Path) -> None:
+    from skship.conformance.harness import HarnessFailure
+
+    dies = tmp_path / "dies.py"
+    dies.write_text("import sys\nsys.stdin.readline()\n")
+    with pytest.raises(HarnessFailure, match="exited"):
+        _run(CommandHarness(f"{sys.executable} {dies}"), FORMAT3[:1])
+    hangs = tmp_path / "hangs.py"
+    hangs.write_text("import sys, time\nsys.stdin.readline()\ntime.sleep(60)\n")
+    with pytest.raises(HarnessFailure, match="no answer"):
+        _run(CommandHarness(f"{sys.executable} {hangs}", timeout=0.5), FORMAT3[:1])

@@ -1794,7 +1794,7 @@ def zip64_everywhere(blob: bytes) -> bytes:
     """The same archive with every size and offset moved to zip64 fields and zip64 end
     records, as a writer may do for a file of any size (readers must accept it)."""
     eocd = blob.rindex(b"PK\x05\x06")
-    n, cd_size, cd_off = struct.unpack_from("<HII", blob, eocd + 10)
+    n, _cd_size, cd_off = struct.unpack_from("<HII", blob, eocd + 10)
     body = bytearray(blob[:cd_off])
     central = bytearray()
     pos = cd_off

@@ -36,6 +36,9 @@ def run(
         Path | None, typer.Option("--report", help="Write the JSON report here.")
     ] = None,
     junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds to wait for each answer.")
+    ] = 120.0,
 ) -> None:
     """Run every vector the implementation claims, judge each answer, and exit 1 on any
     failure or unexpected pass."""
@@ -65,7 +68,7 @@ def run(
     if not cases:
         raise typer.BadParameter(f"no vectors under {suite / 'format'}")
     try:
-        impl = open_harness(harness)
+        impl = open_harness(harness, timeout)
     except (HarnessFailure, OSError) as err:
         console.print(f"[red]cannot start the harness:[/red] {err}")
         raise typer.Exit(2) from None

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import queue
 import shlex
 import subprocess
+import threading
 from typing import Any, Protocol
 
 from skship.conformance import ENTRY_POINT_GROUP, HARNESS_PROTOCOL
@@ -25,8 +27,9 @@ class CommandHarness:
     """A harness run as a child process: one JSON request per line on its stdin, one
     JSON answer per line on its stdout; its stderr passes through."""
 
-    def __init__(self, command: str) -> None:
+    def __init__(self, command: str, timeout: float = 120.0) -> None:
         self.command = command
+        self.timeout = timeout
         self.proc = subprocess.Popen(
             shlex.split(command),
             stdin=subprocess.PIPE,
@@ -35,6 +38,17 @@ class CommandHarness:
             encoding="utf-8",
             bufsize=1,
         )
+        # A reader thread, so that a harness that hangs is reported instead of
+        # blocking the run forever.
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.reader = threading.Thread(target=self._pump, daemon=True)
+        self.reader.start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line)
+        self.lines.put("")
 
     def send(self, request: dict[str, Any]) -> dict[str, Any]:
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -43,7 +57,14 @@ class CommandHarness:
             self.proc.stdin.flush()
         except BrokenPipeError:
             raise HarnessFailure(f"the harness {self.command!r} exited") from None
-        line = self.proc.stdout.readline()
+        try:
+            line = self.lines.get(timeout=self.timeout)
+        except queue.Empty:
+            self.proc.kill()
+            raise HarnessFailure(
+                f"the harness gave no answer to {request.get('cmd')!r} on "
+                f"{request.get('case', '')} within {self.timeout:g} s"
+            ) from None
         if not line:
             raise HarnessFailure(
                 f"the harness {self.command!r} exited without answering {request.get('cmd')!r}"
@@ -69,6 +90,7 @@ class CommandHarness:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.reader.join(timeout=10)
         if self.proc.stdout is not None:
             self.proc.stdout.close()
 
@@ -103,11 +125,11 @@ def entry_point_harness(name: str) -> InProcessHarness:
     return InProcessHarness(factory())
 
 
-def open_harness(spec: str) -> Harness:
+def open_harness(spec: str, timeout: float = 120.0) -> Harness:
     """``entry-point:<name>`` for an installed Python implementation, else a command."""
     if spec.startswith("entry-point:"):
         return entry_point_harness(spec.split(":", 1)[1])
-    return CommandHarness(spec)
+    return CommandHarness(spec, timeout)
 
 
 def start_request() -> dict[str, Any]:

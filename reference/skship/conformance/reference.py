@@ -64,6 +64,12 @@ class ReferenceHarness:
             return {"status": "error", "code": "E-INVALID-ARGUMENT", "message": f"unknown {cmd}"}
         except SkshipError as err:
             return {"status": "error", "code": err.code, "message": str(err)}
+        except Exception as exc:  # a bug: any refusal of a file must carry its code
+            return {
+                "status": "error",
+                "code": "E-INTERNAL",
+                "message": f"{type(exc).__name__}: {exc}",
+            }
 
     def read(self, request: dict[str, Any]) -> Any:
         import skship
