@@ -894,10 +894,8 @@ class Builder:
 # ------------------------------------------------------------------------- the reader
 
 
-def read(path, trusted, limits):
-    """The load algorithm (security.md#load-algorithm); returns the canonical tree."""
-    limits = {**DEFAULT_LIMITS, **(limits or {})}
-    policy = set(trusted)  # step 1: this reader's default trusted set is empty
+def audit_file(path, limits):
+    """Steps 2 to 5 of the load algorithm: what an auditor does. Reads no data bytes."""
     with open(path, "rb") as f:
         buf = f.read()
     members, comment = parse_container(buf, limits)  # step 2
@@ -914,6 +912,14 @@ def read(path, trusted, limits):
     check_document(doc)
     _check_strings(doc)
     names, _state = audit(doc, limits)  # step 5
+    return buf, members, doc, names
+
+
+def read(path, trusted, limits):
+    """The load algorithm (security.md#load-algorithm); returns the canonical tree."""
+    limits = {**DEFAULT_LIMITS, **(limits or {})}
+    policy = set(trusted)  # step 1: this reader's default trusted set is empty
+    buf, members, doc, names = audit_file(path, limits)
     untrusted = sorted(set(names) - policy)  # step 6
     if untrusted:
         raise Refusal("E-TRUST-UNTRUSTED-TYPE", f"untrusted names: {untrusted}")
@@ -969,9 +975,16 @@ def handle(request):
     cmd = request.get("cmd")
     if cmd == "start":
         return {"status": "result", "name": "minimal-reader", "version": "1",
-                "classes": ["reader"], "levels": ["core"]}
+                "classes": ["reader", "auditor"], "levels": ["core"]}
     if cmd == "stop":
         return {"status": "result"}
+    if cmd == "audit":
+        try:
+            limits = {**DEFAULT_LIMITS, **(request.get("limits") or {})}
+            names = audit_file(request["file"], limits)[3]
+        except Refusal as err:
+            return {"status": "error", "code": err.code, "message": str(err)}
+        return {"status": "result", "names": names}
     if cmd != "read":
         return {"status": "skip", "reason": f"{cmd} is not implemented"}
     try:
