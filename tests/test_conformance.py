@@ -7,6 +7,7 @@ import hashlib
 import importlib.util
 import io
 import json
+import os
 import re
 import sys
 import zipfile
@@ -207,7 +208,7 @@ def _load_minimal() -> Any:
 MINIMAL_MODULE = _load_minimal()
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=int(os.environ.get("CONFORMANCE_EXAMPLES", "60")), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sst.values())
 def test_the_two_readers_agree_on_anything_the_writer_writes(tmp_path: Path, x: Any) -> None:
     blob = skship.dumps(x)

@@ -1287,6 +1287,26 @@ def invalid_vectors(s: Suite) -> None:
         "E-SCHEMA-NAMES",
         trusted=["fractions.Fraction", "http.HTTPStatus"],
     )
+    for label, name in (
+        ("no-module", "eval"),
+        ("punctuation", "os.system;rm"),
+        ("non-ascii", "os.sуstem"),
+    ):
+        ED(
+            f"name-not-qualified-{label}",
+            f"a function node named {name!r}",
+            f"{V}#rule-qualified-name",
+            {"t": "function", "name": name},
+            "E-SCHEMA-INVALID",
+            trusted=[name],
+        )
+    ED(
+        "ref-negative-id",
+        "a ref to id -1",
+        f"{V}#rule-ref-unknown",
+        {"t": "list", "v": [{"t": "ref", "id": -1}]},
+        "E-REF-UNKNOWN",
+    )
     # construction in Python (optional:python)
     py = "optional:python"
     ED(

@@ -391,6 +391,7 @@ SPARSE_ARRAYS = {
     "bsr": {"data", "indices", "indptr"}, "dia": {"data", "offsets"},
     "coo": {"data", "row", "col"}, "lil": {"data", "row", "col"}, "dok": {"data", "row", "col"},
 }
+QUALNAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+\Z", re.ASCII)
 HEX_INT = re.compile(r"\A-?0x[0-9a-f]+\Z")
 BASE64 = re.compile(r"\A(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?\Z")
 NAMING = {"type": "name", "function": "name", "enum": "type", "namedtuple": "type",
@@ -501,8 +502,8 @@ def check_node(n, state, limits):
         if i in state["ids"]:
             raise Refusal("E-REF-DUPLICATE-ID", f"id {i} declared twice")
         state["ids"].add(i)
-    if t == "ref" and not (is_int(n["id"]) and n["id"] >= 0):
-        raise invalid("ref id must be a non-negative integer")
+    if t == "ref" and not is_int(n["id"]):
+        raise invalid("ref id must be an integer")  # a negative one is E-REF-UNKNOWN later
     if t in NAMING:
         name = n[NAMING[t]]
         if not isinstance(name, str):
@@ -628,6 +629,9 @@ def audit(doc, limits):
         if b0 < a1:
             raise Refusal("E-DATA-OVERLAP", "two data references overlap")
     names = dict(sorted(state["names"].items()))
+    for name in names:
+        if not QUALNAME.match(name):
+            raise invalid(f"{name!r} is not a qualified name")
     if names != doc["names"]:
         raise Refusal("E-SCHEMA-NAMES", "the name index differs from the names in the tree")
     return names, state
