@@ -1307,6 +1307,20 @@ def invalid_vectors(s: Suite) -> None:
         {"t": "list", "v": [{"t": "ref", "id": -1}]},
         "E-REF-UNKNOWN",
     )
+    ED(
+        "range-bound-int64",
+        "a range whose stop is 2**63, beyond a plain JSON integer",
+        f"{V}#rule-value-int-range",
+        {"t": "range", "v": [0, 2**63, 1]},
+        "E-SCHEMA-INVALID",
+    )
+    ED(
+        "complex-part-without-t",
+        "a complex part that is an object without t",
+        f"{V}#rule-document-schema",
+        {"t": "complex", "re": 1.0, "im": {"v": "-inf"}},
+        "E-SCHEMA-INVALID",
+    )
     # construction in Python (optional:python)
     py = "optional:python"
     ED(
@@ -1362,6 +1376,26 @@ def invalid_vectors(s: Suite) -> None:
         level=py,
         rule="rule-construct",
         trusted=["fractions.Fraction"],
+    )
+    ED(
+        "generator-state-out-of-range",
+        "a PCG64 state whose increment is negative (numpy cannot hold it)",
+        f"{V}#rule-generator-state",
+        {
+            "t": "generator",
+            "bit_generator": "PCG64",
+            "state": {
+                "t": "dict",
+                "v": {
+                    "bit_generator": "PCG64",
+                    "state": {"t": "dict", "v": {"state": 1, "inc": -1}},
+                    "has_uint32": 0,
+                    "uinteger": 0,
+                },
+            },
+        },
+        "E-VALUE-INVALID",
+        level=py,
     )
     ED(
         "generator-state",

@@ -540,8 +540,9 @@ def check_node(n, state, limits):
             raise invalid("slice v must have three elements")
     elif t == "range":
         v = n["v"]
-        if not (isinstance(v, list) and len(v) == 3 and all(is_int(x) for x in v)):
-            raise invalid("range v must be three integers")
+        if not (isinstance(v, list) and len(v) == 3
+                and all(is_int(x) and -(2**63) < x < 2**63 for x in v)):
+            raise invalid("range v must be three int64 integers")
         if v[2] == 0:
             raise Refusal("E-VALUE-INVALID", "range step 0")
     elif t == "enum" and not isinstance(n["name"], str):

@@ -38,7 +38,9 @@ def status_page(reports: list[dict[str, Any]]) -> str:
                 total = sum(counts.values())
                 passed = counts.get("pass", 0)
                 mark = "conforms" if passed == total else "does not conform"
-                cells.append(f"{mark} ({passed}/{total})")
+                known = counts.get("known-failure", 0)
+                note = f", {known} known failures" if known else ""
+                cells.append(f"{mark} ({passed}/{total}{note})")
             lines.append(
                 f"| {impl['name']} {impl['version']} | {cls} | " + " | ".join(cells) + " |"
             )
