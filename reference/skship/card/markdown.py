@@ -27,8 +27,9 @@ __all__ = [
 ]
 
 # The pattern the Hub uses to find a README's metadata block (huggingface_hub's
-# REGEX_YAML_BLOCK), anchored at the start of the text.
-_FRONT_MATTER = re.compile(r"^(\s*---[\r\n]+)([\S\s]*?)([\r\n]+---(\r\n|\n|$))")
+# REGEX_YAML_BLOCK), anchored at the start of the text. The Hub runs it in JavaScript,
+# where \s also matches U+FEFF: a byte order mark does not hide the metadata.
+_FRONT_MATTER = re.compile(r"^([\s\ufeff]*---[\r\n]+)([\S\s]*?)([\r\n]+---(\r\n|\n|$))")
 
 _ATX = re.compile(r"^ {0,3}(#{1,6})(?=[ \t]|$)(.*)$")
 _FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
