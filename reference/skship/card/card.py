@@ -241,6 +241,8 @@ class Card:
         self._metadata = metadata if isinstance(metadata, Metadata) else Metadata(metadata)
         self._preamble = ""
         self._preamble_raw = ""
+        self._open_tail: str | None = None
+        self._last_index = 0
         self.preamble = preamble
         self._children: list[Section] = []
         self._newline = "\n"
@@ -425,8 +427,39 @@ class Card:
             return existing
         section = Section(title, content, fold=fold)
         self._attach(parent, section, at, None)
+        try:
+            self._check_open_tail()
+        except CardError:
+            parent._children.remove(section)
+            section._parent = None
+            raise
         self._refresh_toc()
         return section
+
+    def _check_open_tail(self) -> None:
+        """Refuse an edit that would write text after an unclosed fence read from a file."""
+        if self._open_tail is None:
+            return
+        order: list[tuple[Section | None, _Source | None, str, str | None]] = [
+            (None, self._preamble_source, self._preamble, None)
+        ]
+        order += [(s, s._source, s.content, s.fold) for s in self.walk()]
+        for n, (section, source, content, fold) in enumerate(order):
+            if source is None or source.index != self._last_index:
+                continue
+            still_raw = content == source.content and fold == source.fold
+            if still_raw and n != len(order) - 1:
+                where = (
+                    "the text before the first heading"
+                    if section is None
+                    else f"section {section.title!r}"
+                )
+                raise CardError(
+                    f"{where} ends inside an unclosed {self._open_tail} block (as read from "
+                    "the file), which would swallow anything written after it; set its "
+                    "content (closing the block) before adding or moving sections after it",
+                    code="E-CARD-CONTENT",
+                )
 
     def _attach(
         self, parent: Card | Section, section: Section, at: int | None, level: int | None
@@ -465,8 +498,18 @@ class Card:
             if node is section:
                 raise CardError("a section cannot be moved under itself", code="E-CARD-CONTENT")
             node = node._parent
+        old_parent = section._parent
+        assert old_parent is not None
+        old_index, old_level = old_parent._children.index(section), section.level
         self.delete(section)
         self._attach(parent, section, at, None)
+        try:
+            self._check_open_tail()
+        except CardError:
+            parent._children.remove(section)
+            self._attach(old_parent, section, old_index, old_level)
+            self._refresh_toc()
+            raise
         self._refresh_toc()
         return section
 
@@ -522,14 +565,18 @@ class Card:
 
     # -- reading -------------------------------------------------------------------------
     @classmethod
-    def parse(cls, text: str) -> Card:
-        """Read Markdown (with optional YAML front matter) into a card."""
+    def parse(cls, text: str, *, strict: bool = False) -> Card:
+        """Read Markdown (with optional YAML front matter) into a card.
+
+        Front matter that is not a YAML mapping is kept as text (``card.metadata.error``
+        says why) unless ``strict``, which raises ``E-CARD-FRONT-MATTER``.
+        """
         if not isinstance(text, str):
             raise CardError(f"Card.parse needs text (str), got {type(text).__name__}")
         fm_raw, fm_yaml, rest = split_front_matter(text)
         card = cls()
         if fm_raw is not None and fm_yaml is not None:
-            card.metadata = Metadata.from_front_matter(fm_raw, fm_yaml)
+            card.metadata = Metadata.from_front_matter(fm_raw, fm_yaml, strict=strict)
             card._fm_source = (fm_raw, fm_yaml)
         first_eol = re.search(r"\r?\n", text)
         card._newline = first_eol[0] if first_eol else "\n"
@@ -541,6 +588,11 @@ class Card:
         card._preamble = pre_content
         card._preamble_source = _Source(0, "", pre_body, "", 0, pre_content, None)
         card._preamble_raw = pre_body
+        if found.open_block is not None:
+            # Everything after an unclosed fence belongs to the last piece; remember it so
+            # that nothing is ever written after it (it would be swallowed on reading).
+            card._open_tail = found.open_block
+            card._last_index = len(found.headings)
         stack: list[Section] = []
         for n, heading in enumerate(found.headings):
             head = "".join(lines[heading.start : heading.end])
@@ -564,11 +616,11 @@ class Card:
         return card
 
     @classmethod
-    def load(cls, path: PathLike) -> Card:
+    def load(cls, path: PathLike, *, strict: bool = False) -> Card:
         """Read a card file (``README.md``); images it links to are found next to it."""
         path = Path(path)
         with open(path, encoding="utf-8", newline="") as f:
-            card = cls.parse(f.read())
+            card = cls.parse(f.read(), strict=strict)
         card.folder = path.parent
         return card
 
@@ -630,6 +682,10 @@ class Card:
         text = "".join(out)
         if generated_last and text.endswith(nl + nl):
             text = text[: -len(nl)]
+        if not out[0] and split_front_matter(text)[0] is not None:
+            # Without metadata, text that starts with a '---' line could read as front
+            # matter once later text holds another '---' line: an empty mapping settles it.
+            text = f"---{nl}{{}}{nl}---{nl}" + text
         return text
 
     def save(self, path: PathLike) -> Path:

@@ -258,7 +258,7 @@ def audit_folder(folder: PathLike, trusted: Iterable[Any] | None = None) -> Pull
     sha_matches: bool | None = None
     if (folder / "README.md").is_file():
         try:
-            meta = Card.load(folder / "README.md").metadata.to_dict()
+            meta = Card.load(folder / "README.md", strict=True).metadata.to_dict()
         except CardError:
             meta = {}
         sk = meta.get("sklearn")

@@ -174,5 +174,8 @@ def scan(text: str) -> Scan:
             para_start = i
         elif _THEMATIC.match(line) or _LIST_OR_QUOTE.match(line):
             para_start = None
-    open_block = "fence" if fence is not None else ("html" if html_end is not None else None)
+    # An HTML block that ends at a blank line is closed by the blank line a writer puts
+    # before the next heading; fences and the other HTML blocks need their end marker.
+    open_html = html_end is not None and html_end.pattern != "^$"
+    open_block = "fence" if fence is not None else ("html" if open_html else None)
     return Scan(lines, headings, open_block)

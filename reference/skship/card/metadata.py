@@ -86,22 +86,78 @@ def _normalize_in_place(node: Any) -> Any:
         for i, v in enumerate(node):
             node[i] = _normalize_in_place(v)
         return node
-    if isinstance(node, str | bool | int | float) or node is None:
-        return node
-    return _to_yaml_data(plain(node))
+    if type(node).__module__.split(".")[0] == "numpy":
+        return _to_yaml_data(plain(node))
+    return node  # str, numbers, dates and ruamel's own scalar types stay as they are
 
 
-def _equal(a: Any, b: Any) -> bool:
-    """Equality of plain data that tells 1 from 1.0 and True from 1, and NaN equals NaN."""
+def _equal(a: Any, b: Any, ordered: bool = True) -> bool:
+    """Equality of plain data that tells 1 from 1.0 and True from 1, and NaN equals NaN;
+    ``ordered``: mappings must also have their keys in the same order."""
     if type(a) is not type(b):
         return False
     if isinstance(a, dict):
-        return list(a) == list(b) and all(_equal(a[k], b[k]) for k in a)
+        same_keys = list(a) == list(b) if ordered else set(a) == set(b)
+        return same_keys and all(_equal(a[k], b[k], ordered) for k in a)
     if isinstance(a, list):
-        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
+        return len(a) == len(b) and all(
+            _equal(x, y, ordered) for x, y in zip(a, b, strict=True)
+        )
     if isinstance(a, float) and math.isnan(a):
         return math.isnan(b)
     return bool(a == b)
+
+
+def _read_mapping(text: str) -> Any:
+    from ruamel.yaml.comments import CommentedMap
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        data = _yaml().load(text)
+    except YAMLError as exc:
+        raise CardError(
+            f"the YAML front matter cannot be parsed: {exc}. The Hub refuses such a "
+            "README; fix the YAML between the two '---' lines.",
+            code="E-CARD-FRONT-MATTER",
+        ) from None
+    except Exception as exc:  # ruamel raises DuplicateKeyError and friends
+        raise CardError(
+            f"the YAML front matter cannot be read: {exc}", code="E-CARD-FRONT-MATTER"
+        ) from None
+    if data is None:
+        data = CommentedMap()
+    if not isinstance(data, CommentedMap):
+        raise CardError(
+            f"the YAML front matter must be a mapping of keys to values, got a "
+            f"{type(data).__name__}; the Hub refuses it",
+            code="E-CARD-FRONT-MATTER",
+        )
+    return data
+
+
+def _guess_indent(text: str) -> tuple[int, int]:
+    """(mapping indent, dash offset) of block YAML, from the first examples in ``text``."""
+    import re
+
+    mapping, offset = 2, 0
+    lines = [
+        ln
+        for ln in text.replace("\r\n", "\n").split("\n")
+        if ln.strip() and not ln.lstrip().startswith("#")
+    ]
+    found_map = found_seq = False
+    for prev, line in zip(lines, lines[1:], strict=False):
+        if not re.search(r":\s*(#.*)?$", prev):
+            continue
+        base = len(prev) - len(prev.lstrip(" "))
+        ind = len(line) - len(line.lstrip(" "))
+        body = line.lstrip(" ")
+        if body.startswith("- ") or body == "-":
+            if not found_seq and ind >= base:
+                offset, found_seq = ind - base, True
+        elif not found_map and ind > base:
+            mapping, found_map = ind - base, True
+    return mapping, offset
 
 
 class Metadata(MutableMapping[str, Any]):
@@ -118,46 +174,38 @@ class Metadata(MutableMapping[str, Any]):
         self._data: Any = CommentedMap()
         self._raw: str | None = None  # the front matter block as read, delimiters included
         self._snapshot: Any = None  # plain() of the data as read
-        self._indent: tuple[int, int] = (2, 2)  # (mapping indent, sequence indent)
+        # (mapping indent, dash offset): new metadata is written the way huggingface_hub
+        # writes it (PyYAML's style: "tags:\n- a").
+        self._indent: tuple[int, int] = (2, 0)
         self._newline = "\n"
+        #: Why the front matter could not be read (lenient parsing only), else None.
+        self.error: str | None = None
         for key, value in (data or {}).items():
             self[key] = value
 
     # -- reading -------------------------------------------------------------------
     @classmethod
-    def from_front_matter(cls, raw: str, text: str) -> Metadata:
-        """Metadata from a front matter block ``raw`` whose YAML text is ``text``."""
-        from ruamel.yaml.comments import CommentedMap
-        from ruamel.yaml.error import YAMLError
-        from ruamel.yaml.util import load_yaml_guess_indent
+    def from_front_matter(cls, raw: str, text: str, *, strict: bool = True) -> Metadata:
+        """Metadata from a front matter block ``raw`` whose YAML text is ``text``.
 
+        YAML that is broken or not a mapping raises ``E-CARD-FRONT-MATTER``; with
+        ``strict=False`` it gives empty metadata whose ``error`` says what is wrong, and
+        the block is written back as it was unless metadata is set.
+        """
         meta = cls()
-        try:
-            data, indent, block_seq_indent = load_yaml_guess_indent(text)
-        except YAMLError as exc:
-            raise CardError(
-                f"the YAML front matter cannot be parsed: {exc}. The Hub refuses such a "
-                "README; fix the YAML between the two '---' lines.",
-                code="E-CARD-FRONT-MATTER",
-            ) from None
-        except Exception as exc:  # ruamel raises DuplicateKeyError and friends
-            raise CardError(
-                f"the YAML front matter cannot be read: {exc}",
-                code="E-CARD-FRONT-MATTER",
-            ) from None
-        if data is None:
-            data = CommentedMap()
-        if not isinstance(data, CommentedMap):
-            raise CardError(
-                f"the YAML front matter must be a mapping of keys to values, got a "
-                f"{type(data).__name__}; the Hub refuses it",
-                code="E-CARD-FRONT-MATTER",
-            )
-        meta._data = data
         meta._raw = raw
-        meta._snapshot = plain(data)
-        meta._indent = (indent or 2, block_seq_indent if block_seq_indent is not None else 0)
         meta._newline = "\r\n" if "\r\n" in raw else "\n"
+        try:
+            data = _read_mapping(text)
+            meta._snapshot = plain(data)
+        except CardError as exc:
+            if strict:
+                raise
+            meta.error = exc.detail
+            meta._snapshot = {}
+            return meta
+        meta._data = data
+        meta._indent = _guess_indent(text)
         return meta
 
     # -- mapping protocol ------------------------------------------------------------
@@ -179,10 +227,12 @@ class Metadata(MutableMapping[str, Any]):
         return len(self._data)
 
     def __eq__(self, other: object) -> bool:
+        # Equal content, whatever the key order (canonical JSON sorts keys); a change of
+        # order still counts as a change for writing (see ``changed``).
         if isinstance(other, Metadata):
-            return _equal(self.to_dict(), other.to_dict())
+            return _equal(self.to_dict(), other.to_dict(), ordered=False)
         if isinstance(other, Mapping):
-            return _equal(self.to_dict(), plain(other))
+            return _equal(self.to_dict(), plain(other), ordered=False)
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]
@@ -217,7 +267,7 @@ class Metadata(MutableMapping[str, Any]):
         _normalize_in_place(self._data)
         yaml = _yaml()
         mapping, offset = self._indent
-        yaml.indent(mapping=mapping, sequence=mapping + offset, offset=offset)
+        yaml.indent(mapping=mapping, sequence=offset + 2, offset=offset)
         buf = io.StringIO()
         yaml.dump(self._data, buf)
         text = buf.getvalue()

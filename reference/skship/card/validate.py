@@ -76,55 +76,102 @@ def _where(path: Any) -> str:
     return out or "(metadata)"
 
 
+_TYPE_NAMES = {
+    "array": "a list",
+    "object": "a mapping",
+    "string": "text",
+    "number": "a number",
+    "integer": "an integer",
+    "boolean": "true or false",
+}
+
+# How to fix a key, when the generic advice would be vague.
+_FIXES = {
+    "language": "use ISO 639 codes such as en, fr or zh, alone or as a list.",
+    "base_model": "use Hub repository ids such as user/model (no spaces), alone or as a list.",
+    "tags": "write tags as a list of words: tags: [sklearn, tabular-classification].",
+    "datasets": "write datasets as a list of Hub dataset ids: datasets: [scikit-learn/iris].",
+    "metrics": "write metrics as a list of metric ids: metrics: [accuracy, f1].",
+    "model-index": "follow the layout: model-index: [{name, results: [{task: {type}, dataset: "
+    "{type, name}, metrics: [{type, value: <number>}]}]}].",
+    "sklearn.model_file.name": "give the bare name of a file at the root of the repository.",
+    "sklearn.model_file.sha256": "write the model file's sha256 in lowercase hex "
+    "(sha256sum model.skops), or let `skship hub init` write it.",
+    "sklearn.estimator": "write the fully qualified class name, e.g. sklearn.pipeline.Pipeline.",
+}
+
+
+def _fix_for(where: str, default: str) -> str:
+    for key in sorted(_FIXES, key=len, reverse=True):
+        if where == key or where.startswith((key + ".", key + "[")):
+            return _FIXES[key]
+    return default
+
+
 def _suggest(value: Any, choices: list[str]) -> str:
     if not isinstance(value, str):
         return ""
-    close = difflib.get_close_matches(value.lower(), choices, n=3, cutoff=0.5)
+    words = re.split(r"[\s_,;()]+", value.lower())
+    close = [c for c in choices if c in words]
+    close += difflib.get_close_matches(value.lower(), choices, n=3, cutoff=0.5)
+    close = list(dict.fromkeys(close))[:3]
     return f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
 
 
 def _explain(error: Any, root: str) -> Problem:
     where = _where(error.absolute_path)
     top = str(error.absolute_path[0]) if error.absolute_path else ""
-    who = "the Hub rejects" if top in _HUB_KEYS or root == "config" else "skship rejects"
+    hub_key = top in _HUB_KEYS or root == "config" or not top
+    who = "the Hub rejects" if hub_key else "skship rejects"
     kw = error.validator
     value = error.instance
     if kw == "enum":
         choices = [str(c) for c in error.validator_value]
         fix = f"use one of the ids listed in the card schema.{_suggest(value, choices)}"
+        if where == "pipeline_tag":
+            fix = (
+                "use tabular-classification or tabular-regression for scikit-learn models "
+                f"(the schema lists every Hub task).{_suggest(value, choices)}"
+            )
         if where == "license":
             fix = (
-                f"use a Hub license id{_suggest(value, choices)} For any other license set "
+                f"use a Hub license id.{_suggest(value, choices)} For any other license set "
                 "license: other, license_name: <short-id> and license_link: <URL or LICENSE file>."
             )
         return Problem("error", where, f"{who} {value!r}: it is not a known value.", fix)
     if kw == "type":
         expected = error.validator_value
+        names = [expected] if isinstance(expected, str) else list(expected)
+        wanted = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
+        got = {dict: "a mapping", list: "a list", str: "text", bool: "true/false"}.get(
+            type(value), f"a {type(value).__name__}"
+        )
+        default = f"write {where} as {wanted}" + (
+            " (a bare number, not in quotes)." if "number" in names else "."
+        )
         return Problem(
-            "error",
-            where,
-            f"{who} a {type(value).__name__} here; it must be {expected}.",
-            f"write {where} as {expected}"
-            + (" (quote nothing: a bare number)" if expected == "number" else "")
-            + ".",
+            "error", where, f"{who} {got} here; it must be {wanted}.", _fix_for(where, default)
         )
     if kw == "required":
         missing = re.findall(r"'([^']+)' is a required property", error.message)
         key = missing[0] if missing else "a key"
-        return Problem("error", where, f"{who} this entry: {key!r} is missing.", f"add {key!r}.")
+        return Problem(
+            "error", where, f"{who} this entry: {key!r} is missing.",
+            _fix_for(where, f"add {key!r}.") if where in _FIXES else f"add {key!r}.",
+        )
     if kw == "pattern":
         return Problem(
             "error",
             where,
             f"{who} {value!r}: it does not have the expected form ({error.validator_value}).",
-            "correct the value's spelling (ids have no spaces; digests are 64 lowercase hex).",
+            _fix_for(where, "correct the value (see the card schema for its form)."),
         )
     if kw in ("minItems", "minLength"):
         return Problem("error", where, f"{who} an empty value here.", "give a value or remove the key.")
     if kw == "anyOf":
         return Problem(
-            "error", where, f"{who} {value!r}: {error.message}.",
-            "write a single value or a list of values of the documented form.",
+            "error", where, f"{who} {value!r}: it is not of an accepted form.",
+            _fix_for(where, "write a single value or a list of values of the documented form."),
         )
     if kw == "uniqueItems":
         return Problem("error", where, f"{who} repeated entries.", "remove the duplicates.")
@@ -237,7 +284,7 @@ def validate_folder(path: str | Path) -> list[Problem]:
     readme = path / "README.md" if path.is_dir() else path
     folder = readme.parent
     try:
-        card = Card.load(readme)
+        card = Card.load(readme, strict=True)
     except CardError as exc:
         return [Problem("error", "front matter", exc.detail, "fix the YAML between the '---' lines.")]
     except FileNotFoundError:
