@@ -223,13 +223,14 @@ class Section:
             card._refresh_toc()
 
     def _set_level(self, level: int) -> None:
-        if level > _MAX_LEVEL:
+        delta = level - self._level
+        deepest = max(node._level for node in self.walk()) + delta
+        if deepest > _MAX_LEVEL:
             raise CardError(
-                f"section {self._title!r} would be nested at level {level}; Markdown "
+                f"section {self._title!r} would put a heading at level {deepest}; Markdown "
                 f"headings stop at level {_MAX_LEVEL}",
                 code="E-CARD-CONTENT",
             )
-        delta = level - self._level
         for node in self.walk():
             node._level += delta
 
@@ -328,9 +329,7 @@ class Card:
         """Canonical JSON: sorted keys, no insignificant whitespace, UTF-8."""
         import json
 
-        text = json.dumps(
-            self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        )
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return text.encode("utf-8")
 
     @classmethod
@@ -464,19 +463,34 @@ class Card:
     def _attach(
         self, parent: Card | Section, section: Section, at: int | None, level: int | None
     ) -> None:
+        siblings = parent._children
+        index = (
+            len(siblings)
+            if at is None
+            else max(0, min(at, len(siblings)) if at >= 0 else len(siblings) + at)
+        )
+        if level is None:
+            # Reading nests a heading under the nearest one before it with a lower level,
+            # so siblings' levels never increase: take the level of the sibling before
+            # (or after) the new place; the first child of a parent goes one level below it.
+            if index > 0:
+                level = siblings[index - 1].level
+            elif siblings:
+                level = siblings[0].level
+            else:
+                level = parent.level + 1
+        section._set_level(level)
         section._parent = parent
-        section._set_level(level if level is not None else parent.level + 1)
-        if at is None:
-            parent._children.append(section)
-        else:
-            parent._children.insert(at, section)
+        siblings.insert(index, section)
 
     def delete(self, path: SectionPath | Section) -> Section:
         """Remove a section (and everything under it); returns it."""
         section = path if isinstance(path, Section) else self.select(path)
         holder = section._parent
         if holder is None or section._card() is not self:
-            raise CardError("that section is not part of this card", code="E-CARD-SECTION-NOT-FOUND")
+            raise CardError(
+                "that section is not part of this card", code="E-CARD-SECTION-NOT-FOUND"
+            )
         holder._children.remove(section)
         section._parent = None
         self._refresh_toc()
@@ -502,11 +516,12 @@ class Card:
         assert old_parent is not None
         old_index, old_level = old_parent._children.index(section), section.level
         self.delete(section)
-        self._attach(parent, section, at, None)
         try:
+            self._attach(parent, section, at, None)
             self._check_open_tail()
         except CardError:
-            parent._children.remove(section)
+            if section in parent._children:
+                parent._children.remove(section)
             self._attach(old_parent, section, old_index, old_level)
             self._refresh_toc()
             raise
@@ -682,10 +697,12 @@ class Card:
         text = "".join(out)
         if generated_last and text.endswith(nl + nl):
             text = text[: -len(nl)]
-        if not out[0] and split_front_matter(text)[0] is not None:
-            # Without metadata, text that starts with a '---' line could read as front
-            # matter once later text holds another '---' line: an empty mapping settles it.
-            text = f"---{nl}{{}}{nl}---{nl}" + text
+        if split_front_matter(text)[0] != (out[0] or None):
+            # The Hub's front matter pattern reads the first '---' pair it can; later text
+            # can move that end (a '---' line after text that starts with one, or after a
+            # block closed by '\r---'). Fresh front matter, {} if empty, settles it.
+            fresh = self.metadata.front_matter(nl, fresh=True)
+            text = fresh + text[len(out[0]) :]
         return text
 
     def save(self, path: PathLike) -> Path:
@@ -737,7 +754,11 @@ class Card:
         return from_model(model, X_test, y_test, **kwargs)
 
     def add_table(
-        self, title: str, data: Any, *, under: SectionPath | Section | None = None,
+        self,
+        title: str,
+        data: Any,
+        *,
+        under: SectionPath | Section | None = None,
         fold: str | None = None,
     ) -> Section:
         """A section holding a table of a DataFrame, a column mapping or row mappings."""
@@ -746,7 +767,10 @@ class Card:
         return add_table(self, title, data, under=under, fold=fold)
 
     def add_metrics(
-        self, metrics: Mapping[str, Any], *, title: str = "Metrics",
+        self,
+        metrics: Mapping[str, Any],
+        *,
+        title: str = "Metrics",
         under: SectionPath | Section | None = None,
     ) -> Section:
         from skship.card.evaluate import add_metrics
@@ -754,8 +778,14 @@ class Card:
         return add_metrics(self, metrics, title=title, under=under)
 
     def add_plot(
-        self, title: str, figure: Any, *, alt: str, filename: str | None = None,
-        under: SectionPath | Section | None = None, caption: str = "",
+        self,
+        title: str,
+        figure: Any,
+        *,
+        alt: str,
+        filename: str | None = None,
+        under: SectionPath | Section | None = None,
+        caption: str = "",
     ) -> Section:
         """A matplotlib figure saved as ``images/<title>.png``, linked with alt text."""
         from skship.card.evaluate import add_plot
@@ -765,7 +795,10 @@ class Card:
         )
 
     def add_hyperparameters(
-        self, model: Any, *, title: str = "Hyperparameters",
+        self,
+        model: Any,
+        *,
+        title: str = "Hyperparameters",
         under: SectionPath | Section | None = None,
     ) -> Section:
         from skship.card.evaluate import add_hyperparameters
@@ -773,7 +806,10 @@ class Card:
         return add_hyperparameters(self, model, title=title, under=under)
 
     def add_model_diagram(
-        self, model: Any, *, title: str = "Model diagram",
+        self,
+        model: Any,
+        *,
+        title: str = "Model diagram",
         under: SectionPath | Section | None = None,
     ) -> Section:
         from skship.card.evaluate import add_model_diagram
@@ -781,7 +817,12 @@ class Card:
         return add_model_diagram(self, model, title=title, under=under)
 
     def add_permutation_importance(
-        self, model: Any, X: Any, y: Any, *, under: SectionPath | Section | None = None,
+        self,
+        model: Any,
+        X: Any,
+        y: Any,
+        *,
+        under: SectionPath | Section | None = None,
         **kwargs: Any,
     ) -> Section:
         from skship.card.evaluate import add_permutation_importance
@@ -789,7 +830,10 @@ class Card:
         return add_permutation_importance(self, model, X, y, under=under, **kwargs)
 
     def add_get_started(
-        self, model_file: str, *, under: SectionPath | Section | None = None,
+        self,
+        model_file: str,
+        *,
+        under: SectionPath | Section | None = None,
         repo_id: str | None = None,
     ) -> Section:
         from skship.card.evaluate import add_get_started
@@ -797,15 +841,25 @@ class Card:
         return add_get_started(self, model_file, under=under, repo_id=repo_id)
 
     def add_sliced_metrics(
-        self, model: Any, X: Any, y: Any, sensitive_feature: str | Sequence[Any], *,
-        under: SectionPath | Section | None = None, **kwargs: Any,
+        self,
+        model: Any,
+        X: Any,
+        y: Any,
+        sensitive_feature: str | Sequence[Any],
+        *,
+        under: SectionPath | Section | None = None,
+        **kwargs: Any,
     ) -> Section:
         from skship.card.evaluate import add_sliced_metrics
 
         return add_sliced_metrics(self, model, X, y, sensitive_feature, under=under, **kwargs)
 
     def add_data_summary(
-        self, X: Any, y: Any = None, *, title: str = "Evaluation data",
+        self,
+        X: Any,
+        y: Any = None,
+        *,
+        title: str = "Evaluation data",
         under: SectionPath | Section | None = None,
     ) -> Section:
         from skship.card.evaluate import add_data_summary

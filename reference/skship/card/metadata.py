@@ -258,12 +258,15 @@ class Metadata(MutableMapping[str, Any]):
         return self._snapshot is None or not _equal(self.to_dict(), self._snapshot)
 
     # -- writing -------------------------------------------------------------------
-    def front_matter(self, newline: str = "\n") -> str:
-        """The front matter block (``---`` lines included), or ``""`` when there is none."""
-        if not self.changed and self._raw is not None:
+    def front_matter(self, newline: str = "\n", *, fresh: bool = False) -> str:
+        """The front matter block (``---`` lines included), or ``""`` when there is none.
+
+        ``fresh``: write it anew even if unchanged (and ``{}`` when empty).
+        """
+        if not self.changed and self._raw is not None and not fresh:
             return self._raw
         if not len(self._data):
-            return ""
+            return f"---{newline}{{}}{newline}---{newline}" if fresh else ""
         _normalize_in_place(self._data)
         yaml = _yaml()
         mapping, offset = self._indent
