@@ -706,10 +706,11 @@ class Card:
         return text
 
     def save(self, path: PathLike) -> Path:
-        """Write the card (``README.md``, or ``path/README.md`` for a folder) and its
-        assets (plots) next to it. Returns the path of the Markdown file."""
+        """Write the card and its assets (plots) next to it: ``path`` is the Markdown
+        file if it ends in ``.md``, else a folder that gets ``README.md``. Returns the
+        path of the Markdown file."""
         path = Path(path)
-        if path.is_dir():
+        if path.is_dir() or path.suffix.lower() != ".md":
             path = path / "README.md"
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "w", encoding="utf-8", newline="") as f:

@@ -42,18 +42,27 @@ Under = SectionPath | Section | None
 
 
 # -- tables ----------------------------------------------------------------------------
-def _cell(value: Any) -> str:
-    value = plain(value) if not isinstance(value, str) else value
-    if isinstance(value, float):
-        text = f"{value:.4g}"
+def _cell(value: Any, float_format: str | None) -> str:
+    try:
+        value = plain(value) if not isinstance(value, str) else value
+    except SkshipError:
+        value = str(value)
+    if isinstance(value, float) and float_format is not None:
+        text = float_format.format(value)
     else:
         text = str(value)
     text = text.replace("\\", "\\\\").replace("|", "\\|")
     return re.sub(r"\r?\n", "<br>", text)
 
 
-def markdown_table(data: Any, *, index: bool = False, max_rows: int | None = None) -> str:
-    """A Markdown table from a DataFrame, a mapping of columns, or a list of row mappings."""
+def markdown_table(
+    data: Any, *, index: bool = False, max_rows: int | None = None, float_format: str | None = "{:.4g}"
+) -> str:
+    """A Markdown table from a DataFrame, a mapping of columns, or a list of row mappings.
+
+    Floats are shown with ``float_format`` (None: in full). Pipes are escaped and line
+    breaks become ``<br>``, so any cell stays in its cell.
+    """
     columns: list[str]
     rows: list[list[Any]]
     if hasattr(data, "to_dict") and hasattr(data, "columns"):  # a DataFrame
@@ -76,9 +85,9 @@ def markdown_table(data: Any, *, index: bool = False, max_rows: int | None = Non
         )
     if max_rows is not None:
         rows = rows[:max_rows]
-    lines = ["| " + " | ".join(_cell(c) for c in columns) + " |"]
+    lines = ["| " + " | ".join(_cell(c, None) for c in columns) + " |"]
     lines.append("|" + "|".join("---" for _ in columns) + "|")
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(_cell(v, float_format) for v in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
@@ -162,7 +171,9 @@ def add_hyperparameters(
     card: Card, model: Any, *, title: str = "Hyperparameters", under: Under = None
 ) -> Section:
     params = hyperparameters(model)
-    table = markdown_table({"Hyperparameter": list(params), "Value": list(params.values())})
+    table = markdown_table(
+        {"Hyperparameter": list(params), "Value": list(params.values())}, float_format=None
+    )
     return card.add(title, table, under=under, fold="Click to expand")
 
 
@@ -175,6 +186,18 @@ def add_model_diagram(
 
     html = estimator_html_repr(model)
     html = "\n".join(line for line in html.splitlines() if line.strip())
+    # scikit-learn numbers element ids with a process-wide counter; renumber them from
+    # the diagram's own content so the same model always gives the same card.
+    tag = hashlib.sha256(re.sub(r"-id-\d+", "", html).encode()).hexdigest()[:8]
+    seen: dict[str, str] = {}
+
+    def renumber(match: re.Match[str]) -> str:
+        key = match[0]
+        if key not in seen:
+            seen[key] = f"{match[1]}{tag}-{len(seen) + 1}"
+        return seen[key]
+
+    html = re.sub(r"(sk-[a-z]+-id-)(\d+)", renumber, html)
     return card.add(title, html, under=under, fold="Click to expand")
 
 

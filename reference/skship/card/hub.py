@@ -179,7 +179,9 @@ def push(
             commit_message=commit_message,
             create_pr=create_pr,
         )
-    except (hf.errors.HfHubHTTPError, OSError, ValueError) as exc:
+    except SkshipError:
+        raise
+    except Exception as exc:  # the HTTP library's own errors (httpx) as well as the Hub's
         raise _hub_error(exc, f"uploading {folder} to {repo_id}") from exc
     url = info.pr_url if create_pr and info.pr_url else info.commit_url
     return str(url)
@@ -294,6 +296,8 @@ def pull(
             token=token,
             endpoint=_endpoint(endpoint),
         )
-    except (hf.errors.HfHubHTTPError, OSError, ValueError) as exc:
+    except SkshipError:
+        raise
+    except Exception as exc:  # the HTTP library's own errors (httpx) as well as the Hub's
         raise _hub_error(exc, f"downloading {repo_id}") from exc
     return audit_folder(folder, trusted)

@@ -61,7 +61,10 @@ def create(
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Draw plots (needs matplotlib)."),
     html: bool = typer.Option(False, "--html", help="Also write card.html with images inlined."),
 ) -> None:
-    """Write a card for a model: metrics, plots, permutation importance, data summary."""
+    """Write a card for a model: metrics, plots, permutation importance, data summary.
+
+    OUTPUT gets README.md, its images and a copy of the model file.
+    """
     import skship
     from skship.card.evaluate import from_model
     from skship.errors import SkshipError
@@ -88,7 +91,12 @@ def create(
             license=license, plots=plots,
         )
         written = card.save(output)
-        typer.echo(f"wrote {written} ({len(card.assets)} image(s))")
+        copy = output / model.name
+        if not copy.exists() or not copy.samefile(model):
+            import shutil
+
+            shutil.copyfile(model, copy)  # the card names the file: keep them together
+        typer.echo(f"wrote {written} ({len(card.assets)} image(s)) and {copy}")
         if html:
             page = output / "card.html"
             page.write_text(card.to_html(), encoding="utf-8")
