@@ -607,10 +607,16 @@ def from_model(
     sensitive_features: Sequence[str] = (),
     plots: bool = True,
     permutation: bool = True,
+    n_repeats: int = 5,
     repo_id: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Card:
-    """A card for ``model`` from the default template, evaluated on ``(X_test, y_test)``."""
+    """A card for ``model`` from the default template, evaluated on ``(X_test, y_test)``.
+
+    ``model_bytes`` (the model file's bytes) records its sha256; ``sensitive_features``
+    (columns of ``X_test``) add metrics per group; ``plots`` and ``permutation`` (with
+    ``n_repeats`` shuffles per feature) can be turned off to save time.
+    """
     from skship.card.template import default_card
 
     say = progress or (lambda _msg: None)
@@ -663,7 +669,9 @@ def from_model(
             _regressor_plots(card, model, X_test, y_test, analyses)
     if permutation:
         say("permutation importance")
-        add_permutation_importance(card, model, X_test, y_test, under=analyses, plot=plots)
+        add_permutation_importance(
+            card, model, X_test, y_test, under=analyses, plot=plots, n_repeats=n_repeats
+        )
     for feature in sensitive_features:
         add_sliced_metrics(card, model, X_test, y_test, feature, under=analyses, task=task)
     return card
