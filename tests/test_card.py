@@ -298,7 +298,10 @@ def test_validation_messages_say_how_to_fix() -> None:
     problems = validate_metadata({"license": "Apache 2.0", "tags": "sklearn"})
     license = next(p for p in problems if p.where == "license")
     assert "Hub rejects" in license.message and "apache-2.0" in license.fix
-    assert {p.where for p in problems if p.severity == "warning"} >= {"library_name", "pipeline_tag"}
+    assert {p.where for p in problems if p.severity == "warning"} >= {
+        "library_name",
+        "pipeline_tag",
+    }
 
 
 # -- properties ------------------------------------------------------------------------------------
@@ -377,8 +380,12 @@ def cards(draw: st.DrawFn) -> Card:
         if under is not None and under.level >= 6:
             under = None
         try:
-            card.add(draw(_titles), draw(_contents), under=under,
-                     fold=draw(st.sampled_from([None, "More"])))
+            card.add(
+                draw(_titles),
+                draw(_contents),
+                under=under,
+                fold=draw(st.sampled_from([None, "More"])),
+            )
         except CardError:
             assume(False)
     return card
@@ -407,8 +414,11 @@ def test_property_edited_parsed_cards_read_back(text: str, data: st.DataObject) 
                 card.delete(data.draw(st.sampled_from(sections)))
             elif op == "move":
                 target = data.draw(st.sampled_from([None, *sections]))
-                card.move(data.draw(st.sampled_from(sections)), under=target,
-                          at=data.draw(st.sampled_from([None, 0, 1, -1])))
+                card.move(
+                    data.draw(st.sampled_from(sections)),
+                    under=target,
+                    at=data.draw(st.sampled_from([None, 0, 1, -1])),
+                )
             elif op == "fold":
                 data.draw(st.sampled_from(sections)).fold = data.draw(
                     st.sampled_from([None, "Click to expand"])

@@ -45,7 +45,9 @@ def binary() -> tuple[object, pd.DataFrame, pd.Series]:
     return model, X_test[features].assign(group=X_test["group"]), y_test
 
 
-def test_from_model_classifier(binary: tuple[object, pd.DataFrame, pd.Series], tmp_path: Path) -> None:
+def test_from_model_classifier(
+    binary: tuple[object, pd.DataFrame, pd.Series], tmp_path: Path
+) -> None:
     model, X, y = binary
     features = X.drop(columns=["group"])
     card = Card.from_model(model, features, y, license="mit", dataset="iris")
@@ -67,9 +69,13 @@ def test_from_model_classifier(binary: tuple[object, pd.DataFrame, pd.Series], t
     assert [f["name"] for f in meta["sklearn"]["input_signature"]["features"]] == list(features)
     assert meta["sklearn"]["environment"]["sklearn"] == environment()["sklearn"]
     # Plots: real PNGs, linked with alt text by relative path.
-    assert {"images/confusion-matrix.png", "images/roc-curve.png",
-            "images/precision-recall-curve.png", "images/calibration-curve.png",
-            "images/permutation-importance-plot.png"} <= set(card.assets)
+    assert {
+        "images/confusion-matrix.png",
+        "images/roc-curve.png",
+        "images/precision-recall-curve.png",
+        "images/calibration-curve.png",
+        "images/permutation-importance-plot.png",
+    } <= set(card.assets)
     assert all(data.startswith(PNG) for data in card.assets.values())
     out = render(card)
     assert re.search(r"!\[[^\]]+\]\(images/roc-curve\.png\)", out)
@@ -81,7 +87,9 @@ def test_from_model_classifier(binary: tuple[object, pd.DataFrame, pd.Series], t
     assert int(target["1"][1]) == int((y == 1).sum())
     # Saved: README plus images; reads back; validates; canonical JSON follows the schema.
     card.save(tmp_path)
-    assert (tmp_path / "images" / "roc-curve.png").read_bytes() == card.assets["images/roc-curve.png"]
+    assert (tmp_path / "images" / "roc-curve.png").read_bytes() == card.assets[
+        "images/roc-curve.png"
+    ]
     assert Card.load(tmp_path / "README.md") == card
     assert not [p for p in validate_metadata(meta) if p.severity == "error"]
     assert not list(validator("card/1/card").iter_errors(json.loads(card.to_json())))
@@ -178,12 +186,18 @@ def test_add_plot_needs_alt_text_and_html_inlines_images(tmp_path: Path) -> None
     assert "data:image/png;base64," in loaded_page
 
 
-def test_validate_folder_checks_files(binary: tuple[object, pd.DataFrame, pd.Series], tmp_path: Path) -> None:
+def test_validate_folder_checks_files(
+    binary: tuple[object, pd.DataFrame, pd.Series], tmp_path: Path
+) -> None:
     model, X, y = binary
     features = X.drop(columns=["group"])
     skship.dump(model, tmp_path / "model.skops")
     card = Card.from_model(
-        model, features, y, model_bytes=(tmp_path / "model.skops").read_bytes(), license="mit",
+        model,
+        features,
+        y,
+        model_bytes=(tmp_path / "model.skops").read_bytes(),
+        license="mit",
         permutation=False,
     )
     card.save(tmp_path)
@@ -197,8 +211,9 @@ def test_validate_folder_checks_files(binary: tuple[object, pd.DataFrame, pd.Ser
 
 def test_config_json_contract() -> None:
     X = pd.DataFrame({"a": [1.0, np.nan, 3.0, 4.0], "b": ["x", "y", "z", "w"]})
-    config = make_config(model_file="model.skops", task="tabular-classification",
-                         environment=environment(), sample=X)
+    config = make_config(
+        model_file="model.skops", task="tabular-classification", environment=environment(), sample=X
+    )
     assert config["sklearn"]["example_input"] == {"a": [1.0, None, 3.0], "b": ["x", "y", "z"]}
     assert config["sklearn"]["columns"] == ["a", "b"]
     assert validate_config(config) == []
@@ -212,15 +227,30 @@ def test_config_json_contract() -> None:
 runner = CliRunner()
 
 
-def test_cli_card_create_and_validate(binary: tuple[object, pd.DataFrame, pd.Series], tmp_path: Path) -> None:
+def test_cli_card_create_and_validate(
+    binary: tuple[object, pd.DataFrame, pd.Series], tmp_path: Path
+) -> None:
     model, X, y = binary
     skship.dump(model, tmp_path / "model.skops")
     X.drop(columns=["group"]).assign(target=y.to_numpy()).to_csv(tmp_path / "test.csv", index=False)
     out = tmp_path / "card"
-    result = runner.invoke(build_app(), [
-        "card", "create", str(tmp_path / "model.skops"), "--data", str(tmp_path / "test.csv"),
-        "--target", "target", "-o", str(out), "--license", "mit", "--html",
-    ])
+    result = runner.invoke(
+        build_app(),
+        [
+            "card",
+            "create",
+            str(tmp_path / "model.skops"),
+            "--data",
+            str(tmp_path / "test.csv"),
+            "--target",
+            "target",
+            "-o",
+            str(out),
+            "--license",
+            "mit",
+            "--html",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert (out / "README.md").is_file() and (out / "card.html").is_file()
     assert (out / "images" / "confusion-matrix.png").is_file()
@@ -249,11 +279,10 @@ class UntrustedScaler(StandardScaler):
 
 def test_cli_card_create_refuses_untrusted_model(tmp_path: Path) -> None:
     skship.dump(UntrustedScaler().fit([[1.0], [2.0]]), tmp_path / "m.skops")
-    assert skship.get_untrusted_types(tmp_path / "m.skops") == [
-        f"{__name__}.UntrustedScaler"
-    ]
-    result = runner.invoke(build_app(), ["card", "create", str(tmp_path / "m.skops"),
-                                         "-o", str(tmp_path / "c")])
+    assert skship.get_untrusted_types(tmp_path / "m.skops") == [f"{__name__}.UntrustedScaler"]
+    result = runner.invoke(
+        build_app(), ["card", "create", str(tmp_path / "m.skops"), "-o", str(tmp_path / "c")]
+    )
     assert result.exit_code == 1 and "untrusted" in result.output
     assert "UntrustedScaler" in result.output
     assert not (tmp_path / "c").exists()

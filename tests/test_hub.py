@@ -53,8 +53,9 @@ def test_init_push_pull_round_trip(
     fake_hub: FakeHub, model_files: tuple[Path, Path], tmp_path: Path
 ) -> None:
     model_path, data = model_files
-    folder = hub.init(tmp_path / "repo", model_path, data=data, target="y", license="mit",
-                      repo_id="user/clf")
+    folder = hub.init(
+        tmp_path / "repo", model_path, data=data, target="y", license="mit", repo_id="user/clf"
+    )
     names = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
     assert {"README.md", "config.json", "model.skops", "images/roc-curve.png"} <= set(names)
     config = json.loads((folder / "config.json").read_text())
@@ -183,18 +184,30 @@ def test_cli_hub_commands(
 ) -> None:
     model_path, data = model_files
     folder = tmp_path / "repo"
-    result = runner.invoke(build_app(), [
-        "hub", "init", str(folder), "--model", str(model_path), "--data", str(data),
-        "--license", "mit",
-    ])
+    result = runner.invoke(
+        build_app(),
+        [
+            "hub",
+            "init",
+            str(folder),
+            "--model",
+            str(model_path),
+            "--data",
+            str(data),
+            "--license",
+            "mit",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "config.json" in result.output and "README.md" in result.output
-    result = runner.invoke(build_app(), ["hub", "push", str(folder), "--repo", "user/cli",
-                                         "--private"])
+    result = runner.invoke(
+        build_app(), ["hub", "push", str(folder), "--repo", "user/cli", "--private"]
+    )
     assert result.exit_code == 0, result.output
     assert fake_hub.repos["user/cli"].private
-    result = runner.invoke(build_app(), ["hub", "push", str(folder), "--repo", "user/cli",
-                                         "--create-pr"])
+    result = runner.invoke(
+        build_app(), ["hub", "push", str(folder), "--repo", "user/cli", "--create-pr"]
+    )
     assert result.exit_code == 0 and "/discussions/1" in result.output
     result = runner.invoke(build_app(), ["hub", "pull", "user/cli", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output

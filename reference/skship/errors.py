@@ -9,8 +9,8 @@ from __future__ import annotations
 
 __all__ = [
     "CODES",
-    "ConstructionError",
     "CardError",
+    "ConstructionError",
     "ContainerError",
     "FormatError",
     "HubError",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from skship.card.markdown import lines_of, scan, split_front_matter
+from skship.card.markdown import scan, split_front_matter
 from skship.card.metadata import Metadata
 from skship.errors import CardError
 

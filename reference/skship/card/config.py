@@ -13,7 +13,7 @@ from typing import Any
 
 from skship.card.metadata import plain
 
-__all__ = ["make_config", "dumps_config"]
+__all__ = ["dumps_config", "make_config"]
 
 
 def make_config(

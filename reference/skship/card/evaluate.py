@@ -56,7 +56,11 @@ def _cell(value: Any, float_format: str | None) -> str:
 
 
 def markdown_table(
-    data: Any, *, index: bool = False, max_rows: int | None = None, float_format: str | None = "{:.4g}"
+    data: Any,
+    *,
+    index: bool = False,
+    max_rows: int | None = None,
+    float_format: str | None = "{:.4g}",
 ) -> str:
     """A Markdown table from a DataFrame, a mapping of columns, or a list of row mappings.
 
@@ -133,7 +137,9 @@ def add_plot(
     """Save ``figure`` (a matplotlib Figure, or PNG bytes) as ``images/<name>.png`` and
     add a section that shows it with ``alt`` text."""
     if not alt.strip():
-        raise SkshipError("a plot needs alt text that says what it shows", code="E-INVALID-ARGUMENT")
+        raise SkshipError(
+            "a plot needs alt text that says what it shows", code="E-INVALID-ARGUMENT"
+        )
     data = figure if isinstance(figure, bytes) else figure_png(figure)
     name = filename or f"images/{_slug(title)}.png"
     card.assets[name] = data
@@ -229,8 +235,7 @@ def add_get_started(
     )
     text = (
         "Load the model with [skship](https://skship.dev/). The file is audited before "
-        "anything is built: `load` refuses a file that names types you did not trust.\n\n"
-        + code
+        "anything is built: `load` refuses a file that names types you did not trust.\n\n" + code
     )
     return card.add(title, text, under=under)
 
@@ -258,7 +263,7 @@ def detect_task(model: Any, y: Any = None) -> str:
 
 
 def _frame(X: Any) -> Any:
-    import pandas as pd
+    import pandas as pd  # type: ignore[import-untyped]
 
     if isinstance(X, pd.DataFrame):
         return X
@@ -287,9 +292,11 @@ def add_data_summary(
         dtypes["Column"].append(name)
         dtypes["dtype"].append(str(dtype))
         dtypes["Missing"].append(int(missing[name]))
-    card.add("Columns", markdown_table(dtypes), under=section, fold="Column types and missing values")
+    card.add(
+        "Columns", markdown_table(dtypes), under=section, fold="Column types and missing values"
+    )
     if y is not None:
-        import pandas as pd
+        import pandas as pd  # type: ignore[import-untyped]
 
         target = pd.Series(y)
         if task == "tabular-regression":
@@ -373,7 +380,7 @@ def add_sliced_metrics(
 ) -> Section:
     """Metrics per group of a sensitive feature (a column name of ``X`` or the values)."""
     import numpy as np
-    import pandas as pd
+    import pandas as pd  # type: ignore[import-untyped]
 
     task = task or detect_task(model, y)
     frame = _frame(X)
@@ -471,14 +478,19 @@ def _classifier_plots(card: Card, model: Any, X: Any, y: Any, under: Section) ->
     fig, ax = _new_figure()
     PrecisionRecallDisplay.from_predictions(y, positive, pos_label=pos_label, ax=ax)
     add_plot(
-        card, "Precision-recall curve", fig, alt="Precision-recall curve on the test data",
+        card,
+        "Precision-recall curve",
+        fig,
+        alt="Precision-recall curve on the test data",
         under=under,
     )
     if hasattr(model, "predict_proba"):
         fig, ax = _new_figure()
         CalibrationDisplay.from_predictions(y, positive, pos_label=pos_label, n_bins=10, ax=ax)
         add_plot(
-            card, "Calibration curve", fig,
+            card,
+            "Calibration curve",
+            fig,
             alt="Calibration curve: predicted probability against observed frequency",
             under=under,
         )
@@ -621,7 +633,9 @@ def from_model(
 
     say = progress or (lambda _msg: None)
     task = task or detect_task(model, y_test)
-    metrics = evaluate(model, X_test, y_test, task) if X_test is not None and y_test is not None else None
+    metrics = (
+        evaluate(model, X_test, y_test, task) if X_test is not None and y_test is not None else None
+    )
     meta = model_metadata(
         model,
         X=X_test,
@@ -635,7 +649,8 @@ def from_model(
     )
     cls = type(model)
     card = default_card(
-        meta, model_type=f"`{cls.__module__}.{cls.__qualname__}` ({task})",
+        meta,
+        model_type=f"`{cls.__module__}.{cls.__qualname__}` ({task})",
         license=license or "other",
     )
     details = card.select("Model details")
@@ -654,7 +669,9 @@ def from_model(
     if task == "tabular-classification":
         from sklearn.metrics import classification_report
 
-        report = classification_report(y_test, model.predict(X_test), output_dict=True, zero_division=0)
+        report = classification_report(
+            y_test, model.predict(X_test), output_dict=True, zero_division=0
+        )
         rows = [
             {"class": k, **{m: v for m, v in vals.items()}}
             for k, vals in report.items()

@@ -34,7 +34,7 @@ def _image_bytes(card: Card, link: str) -> bytes | None:
 def card_html(card: Card, *, title: str | None = None) -> str:
     """Render ``card`` to one HTML file (needs the ``markdown`` package: skship[card])."""
     try:
-        import markdown
+        import markdown  # type: ignore[import-untyped]
     except ModuleNotFoundError:
         raise SkshipError(
             "HTML output needs the markdown package: pip install 'skship[card]'",
@@ -65,7 +65,7 @@ def card_html(card: Card, *, title: str | None = None) -> str:
     )
     name = title or next((s.title for s in card.walk()), "Model card")
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{html.escape(name)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
         + (f'<table class="metadata">{rows}</table>\n' if rows else "")
         + converted

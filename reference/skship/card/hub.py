@@ -57,7 +57,7 @@ def _read_data(data: Any) -> Any:
     if data is None:
         return None
     if isinstance(data, str | os.PathLike):
-        import pandas as pd
+        import pandas as pd  # type: ignore[import-untyped]
 
         return pd.read_csv(data)
     return data

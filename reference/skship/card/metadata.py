@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import io
+import itertools
 import math
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
@@ -39,7 +40,7 @@ def plain(value: Any) -> Any:
         return [plain(v) for v in value]
     item = getattr(value, "item", None)
     tolist = getattr(value, "tolist", None)
-    if callable(tolist) and getattr(value, "ndim", 0):
+    if callable(tolist) and getattr(value, "ndim", 0) != 0:
         return plain(tolist())
     if callable(item):
         return plain(item())
@@ -100,9 +101,7 @@ def _equal(a: Any, b: Any, ordered: bool = True) -> bool:
         same_keys = list(a) == list(b) if ordered else set(a) == set(b)
         return same_keys and all(_equal(a[k], b[k], ordered) for k in a)
     if isinstance(a, list):
-        return len(a) == len(b) and all(
-            _equal(x, y, ordered) for x, y in zip(a, b, strict=True)
-        )
+        return len(a) == len(b) and all(_equal(x, y, ordered) for x, y in zip(a, b, strict=True))
     if isinstance(a, float) and math.isnan(a):
         return math.isnan(b)
     return bool(a == b)
@@ -146,7 +145,7 @@ def _guess_indent(text: str) -> tuple[int, int]:
         if ln.strip() and not ln.lstrip().startswith("#")
     ]
     found_map = found_seq = False
-    for prev, line in zip(lines, lines[1:], strict=False):
+    for prev, line in itertools.pairwise(lines):
         if not re.search(r":\s*(#.*)?$", prev):
             continue
         base = len(prev) - len(prev.lstrip(" "))

@@ -156,7 +156,9 @@ def _explain(error: Any, root: str) -> Problem:
         missing = re.findall(r"'([^']+)' is a required property", error.message)
         key = missing[0] if missing else "a key"
         return Problem(
-            "error", where, f"{who} this entry: {key!r} is missing.",
+            "error",
+            where,
+            f"{who} this entry: {key!r} is missing.",
             _fix_for(where, f"add {key!r}.") if where in _FIXES else f"add {key!r}.",
         )
     if kw == "pattern":
@@ -167,16 +169,22 @@ def _explain(error: Any, root: str) -> Problem:
             _fix_for(where, "correct the value (see the card schema for its form)."),
         )
     if kw in ("minItems", "minLength"):
-        return Problem("error", where, f"{who} an empty value here.", "give a value or remove the key.")
+        return Problem(
+            "error", where, f"{who} an empty value here.", "give a value or remove the key."
+        )
     if kw == "anyOf":
         return Problem(
-            "error", where, f"{who} {value!r}: it is not of an accepted form.",
+            "error",
+            where,
+            f"{who} {value!r}: it is not of an accepted form.",
             _fix_for(where, "write a single value or a list of values of the documented form."),
         )
     if kw == "uniqueItems":
         return Problem("error", where, f"{who} repeated entries.", "remove the duplicates.")
     if kw == "dependentRequired":
-        return Problem("error", where, f"{who} this metadata: {error.message}.", "add the missing key.")
+        return Problem(
+            "error", where, f"{who} this metadata: {error.message}.", "add the missing key."
+        )
     return Problem("error", where, f"{who} this value: {error.message}.", "see the card schema.")
 
 
@@ -198,9 +206,7 @@ def validate_metadata(metadata: Mapping[str, Any]) -> list[Problem]:
                 "set license: to a Hub license id (e.g. mit, apache-2.0, bsd-3-clause).",
             )
         )
-    elif data.get("license") == "other" and not (
-        "license_name" in data and "license_link" in data
-    ):
+    elif data.get("license") == "other" and not ("license_name" in data and "license_link" in data):
         problems.append(
             Problem(
                 "warning",
@@ -223,14 +229,18 @@ def validate_metadata(metadata: Mapping[str, Any]) -> list[Problem]:
     elif "library_name" not in data:
         problems.append(
             Problem(
-                "warning", "library_name", "library_name is missing; the Hub guesses the library.",
+                "warning",
+                "library_name",
+                "library_name is missing; the Hub guesses the library.",
                 "set library_name: sklearn.",
             )
         )
     if "pipeline_tag" not in data:
         problems.append(
             Problem(
-                "warning", "pipeline_tag", "pipeline_tag is missing; the model is not listed under a task.",
+                "warning",
+                "pipeline_tag",
+                "pipeline_tag is missing; the model is not listed under a task.",
                 "set pipeline_tag: tabular-classification or tabular-regression.",
             )
         )
@@ -257,7 +267,8 @@ def validate_config(config: Any) -> list[Problem]:
         if len(lengths) > 1:
             problems.append(
                 Problem(
-                    "error", "sklearn.example_input",
+                    "error",
+                    "sklearn.example_input",
                     "the Hub's widget needs every column of example_input to have the same "
                     "number of values.",
                     "give each column the same number of example rows.",
@@ -267,7 +278,8 @@ def validate_config(config: Any) -> list[Problem]:
         if isinstance(columns, list) and list(sk["example_input"]) != columns:
             problems.append(
                 Problem(
-                    "warning", "sklearn.columns",
+                    "warning",
+                    "sklearn.columns",
                     "columns and the keys of example_input differ.",
                     "list the same column names, in the same order, in both.",
                 )
@@ -286,7 +298,9 @@ def validate_folder(path: str | Path) -> list[Problem]:
     try:
         card = Card.load(readme, strict=True)
     except CardError as exc:
-        return [Problem("error", "front matter", exc.detail, "fix the YAML between the '---' lines.")]
+        return [
+            Problem("error", "front matter", exc.detail, "fix the YAML between the '---' lines.")
+        ]
     except FileNotFoundError:
         return [Problem("error", str(readme), "the file does not exist.", "write the card first.")]
     meta = card.metadata.to_dict()
@@ -295,7 +309,9 @@ def validate_folder(path: str | Path) -> list[Problem]:
         problems.insert(
             0,
             Problem(
-                "warning", "(metadata)", "the card has no YAML front matter; the Hub shows it "
+                "warning",
+                "(metadata)",
+                "the card has no YAML front matter; the Hub shows it "
                 "without license, task or library.",
                 "add a '---' block with at least license, library_name and pipeline_tag.",
             ),
@@ -307,7 +323,8 @@ def validate_folder(path: str | Path) -> list[Problem]:
         if not target.is_file():
             problems.append(
                 Problem(
-                    "error", "sklearn.model_file.name",
+                    "error",
+                    "sklearn.model_file.name",
                     f"the card names {model_file['name']!r} but the folder has no such file.",
                     "put the model file next to README.md or correct the name.",
                 )
@@ -317,7 +334,8 @@ def validate_folder(path: str | Path) -> list[Problem]:
             if digest != model_file["sha256"]:
                 problems.append(
                     Problem(
-                        "error", "sklearn.model_file.sha256",
+                        "error",
+                        "sklearn.model_file.sha256",
                         f"{model_file['name']} has sha256 {digest}, not the one the card records.",
                         "regenerate the card for this model file (skship hub init) or restore "
                         "the file the card describes.",
@@ -331,7 +349,8 @@ def validate_folder(path: str | Path) -> list[Problem]:
             if not (folder / link).is_file():
                 problems.append(
                     Problem(
-                        "error", "/".join(section.path) if section else "(preamble)",
+                        "error",
+                        "/".join(section.path) if section else "(preamble)",
                         f"the image {link!r} is not in the folder; it will show as broken on the Hub.",
                         "save the card with card.save(folder) so its images are written too.",
                     )
@@ -341,7 +360,9 @@ def validate_folder(path: str | Path) -> list[Problem]:
         try:
             config = json.loads(config_path.read_text(encoding="utf-8"))
         except (ValueError, UnicodeDecodeError) as exc:
-            problems.append(Problem("error", "config.json", f"not valid JSON: {exc}.", "fix the JSON."))
+            problems.append(
+                Problem("error", "config.json", f"not valid JSON: {exc}.", "fix the JSON.")
+            )
         else:
             problems += [
                 Problem(p.severity, f"config.json: {p.where}", p.message, p.fix)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -16,9 +17,11 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 @app.command("validate")
 def validate(
-    path: Path = typer.Argument(..., help="README.md, or the folder that holds it."),
-    as_json: bool = typer.Option(False, "--json", help="Print the problems as JSON lines."),
-    strict: bool = typer.Option(False, "--strict", help="Fail on warnings too."),
+    path: Annotated[Path, typer.Argument(help="README.md, or the folder that holds it.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the problems as JSON lines.")
+    ] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail on warnings too.")] = False,
 ) -> None:
     """Check a card's metadata (and its model file, images and config.json) offline.
 
@@ -50,16 +53,31 @@ def validate(
 
 @app.command("create")
 def create(
-    model: Path = typer.Argument(..., help="The model file (.skops)."),
-    data: Path = typer.Option(None, "--data", help="Test data as CSV (features and target)."),
-    target: str = typer.Option(None, "--target", help="Name of the target column in --data."),
-    output: Path = typer.Option(Path("."), "-o", "--output", help="Folder to write README.md into."),
-    trusted: list[str] = typer.Option(
-        [], "--trust", help="A type the model file may name beyond the default trusted set."
-    ),
-    license: str = typer.Option(None, "--license", help="A Hub license id (mit, apache-2.0, ...)."),
-    plots: bool = typer.Option(True, "--plots/--no-plots", help="Draw plots (needs matplotlib)."),
-    html: bool = typer.Option(False, "--html", help="Also write card.html with images inlined."),
+    model: Annotated[Path, typer.Argument(help="The model file (.skops).")],
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Test data as CSV (features and target).")
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option("--target", help="Name of the target column in --data.")
+    ] = None,
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Folder to write README.md into.")
+    ] = Path("."),
+    trusted: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--trust", help="A type the model file may name beyond the default trusted set."
+        ),
+    ] = None,
+    license: Annotated[
+        str | None, typer.Option("--license", help="A Hub license id (mit, apache-2.0, ...).")
+    ] = None,
+    plots: Annotated[
+        bool, typer.Option("--plots/--no-plots", help="Draw plots (needs matplotlib).")
+    ] = True,
+    html: Annotated[
+        bool, typer.Option("--html", help="Also write card.html with images inlined.")
+    ] = False,
 ) -> None:
     """Write a card for a model: metrics, plots, permutation importance, data summary.
 
@@ -79,7 +97,7 @@ def create(
         estimator = skship.load(model, trusted=trusted)
         X = y = None
         if data is not None:
-            import pandas as pd
+            import pandas as pd  # type: ignore[import-untyped]
 
             frame = pd.read_csv(data)
             if target is not None:
@@ -87,8 +105,13 @@ def create(
                     raise _fail(f"--target {target!r} is not a column of {data}")
                 X, y = frame.drop(columns=[target]), frame[target]
         card = from_model(
-            estimator, X, y, model_file=model.name, model_bytes=model.read_bytes(),
-            license=license, plots=plots,
+            estimator,
+            X,
+            y,
+            model_file=model.name,
+            model_bytes=model.read_bytes(),
+            license=license,
+            plots=plots,
         )
         written = card.save(output)
         copy = output / model.name
@@ -107,8 +130,11 @@ def create(
 
 @app.command("html")
 def html(
-    path: Path = typer.Argument(..., help="README.md, or the folder that holds it."),
-    output: Path = typer.Option(None, "-o", "--output", help="HTML file (default: card.html next to it)."),
+    path: Annotated[Path, typer.Argument(help="README.md, or the folder that holds it.")],
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="HTML file (default: card.html next to it)."),
+    ] = None,
 ) -> None:
     """Render a card to one standalone HTML file, images inlined."""
     from skship.card.card import Card

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -19,21 +20,32 @@ def _fail(message: str) -> typer.Exit:
 
 @app.command("init")
 def init(
-    folder: Path = typer.Argument(..., help="Folder to create or fill."),
-    model: Path = typer.Option(..., "--model", help="The model file (.skops)."),
-    data: Path = typer.Option(None, "--data", help="Sample rows as CSV (example input, signature)."),
-    target: str = typer.Option(None, "--target", help="Target column in --data: evaluate the model."),
-    trusted: list[str] = typer.Option([], "--trust", help="A type to trust beyond the defaults."),
-    license: str = typer.Option(None, "--license", help="A Hub license id (mit, apache-2.0, ...)."),
-    repo: str = typer.Option(None, "--repo", help="user/name, for the card's download code."),
+    folder: Annotated[Path, typer.Argument(help="Folder to create or fill.")],
+    model: Annotated[Path, typer.Option("--model", help="The model file (.skops).")],
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Sample rows as CSV (example input, signature).")
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option("--target", help="Target column in --data: evaluate the model.")
+    ] = None,
+    trusted: Annotated[
+        list[str] | None, typer.Option("--trust", help="A type to trust beyond the defaults.")
+    ] = None,
+    license: Annotated[
+        str | None, typer.Option("--license", help="A Hub license id (mit, apache-2.0, ...).")
+    ] = None,
+    repo: Annotated[
+        str | None, typer.Option("--repo", help="user/name, for the card's download code.")
+    ] = None,
 ) -> None:
     """Write the model file, config.json and a README.md card into FOLDER."""
     from skship.card import hub
     from skship.errors import SkshipError
 
     try:
-        hub.init(folder, model, data=data, target=target, trusted=trusted, license=license,
-                 repo_id=repo)
+        hub.init(
+            folder, model, data=data, target=target, trusted=trusted, license=license, repo_id=repo
+        )
     except SkshipError as exc:
         raise _fail(str(exc)) from None
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
@@ -42,11 +54,15 @@ def init(
 
 @app.command("push")
 def push(
-    folder: Path = typer.Argument(..., help="A folder made by `skship hub init`."),
-    repo: str = typer.Option(..., "--repo", help="user/name on the Hub."),
-    private: bool = typer.Option(False, "--private", help="Create the repository as private."),
-    create_pr: bool = typer.Option(False, "--create-pr", help="Open a pull request instead."),
-    message: str = typer.Option("Upload model with skship", "-m", "--message"),
+    folder: Annotated[Path, typer.Argument(help="A folder made by `skship hub init`.")],
+    repo: Annotated[str, typer.Option("--repo", help="user/name on the Hub.")],
+    private: Annotated[
+        bool, typer.Option("--private", help="Create the repository as private.")
+    ] = False,
+    create_pr: Annotated[
+        bool, typer.Option("--create-pr", help="Open a pull request instead.")
+    ] = False,
+    message: Annotated[str, typer.Option("-m", "--message")] = "Upload model with skship",
 ) -> None:
     """Validate FOLDER's card, then upload the folder (one commit). HF_TOKEN authenticates."""
     from skship.card import hub
@@ -61,21 +77,28 @@ def push(
 
 @app.command("pull")
 def pull(
-    repo: str = typer.Argument(..., help="user/name on the Hub."),
-    folder: Path = typer.Argument(..., help="Folder to download into."),
-    revision: str = typer.Option(None, "--revision", help="Branch, tag or commit."),
-    trusted: list[str] = typer.Option([], "--trust", help="A type to trust beyond the defaults."),
+    repo: Annotated[str, typer.Argument(help="user/name on the Hub.")],
+    folder: Annotated[Path, typer.Argument(help="Folder to download into.")],
+    revision: Annotated[
+        str | None, typer.Option("--revision", help="Branch, tag or commit.")
+    ] = None,
+    trusted: Annotated[
+        list[str] | None, typer.Option("--trust", help="A type to trust beyond the defaults.")
+    ] = None,
 ) -> None:
     """Download REPO into FOLDER and audit its model file (nothing is loaded or imported).
 
     Exit status 1 if the file names untrusted types or does not match its card.
     """
-    from huggingface_hub.utils import disable_progress_bars
-
     from skship.card import hub
     from skship.errors import SkshipError
 
-    disable_progress_bars()
+    try:
+        from huggingface_hub.utils import disable_progress_bars  # type: ignore[attr-defined]
+
+        disable_progress_bars()
+    except ModuleNotFoundError:
+        pass  # hub.pull says how to install it
     try:
         pulled = hub.pull(repo, folder, revision=revision, trusted=trusted)
     except SkshipError as exc:
