@@ -8,11 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 from skship.card import PLACEHOLDER, Card, Section, parse, render, validate_metadata
 from skship.card.markdown import scan, split_front_matter
+from skship.card.testing import cards, contents, markdown_texts, titles
 from skship.errors import CardError
 from skship.format.schemas import validator
 
@@ -305,52 +306,8 @@ def test_validation_messages_say_how_to_fix() -> None:
 
 
 # -- properties ------------------------------------------------------------------------------------
-_FRAGMENTS = [
-    "",
-    " ",
-    "text",
-    "# h",
-    "## h2 ##",
-    "   ### h3",
-    "    # code",
-    "#x",
-    "```",
-    "```python",
-    "````",
-    "~~~",
-    "---",
-    "===",
-    "***",
-    "- item",
-    "> quote",
-    "| a | b |",
-    "<div>",
-    "</div>",
-    "<!--",
-    "-->",
-    "<pre>",
-    "</pre>",
-    "<details>",
-    "<summary>s</summary>",
-    "</details>",
-    "é 🚀",
-    "\t",
-]
-_lines = st.lists(st.sampled_from(_FRAGMENTS), max_size=25)
-_eols = st.sampled_from(["\n", "\r\n"])
-
-
-@st.composite
-def markdown_texts(draw: st.DrawFn) -> str:
-    lines = draw(_lines)
-    eol = draw(_eols)
-    parts = [line + (draw(_eols) if draw(st.booleans()) else eol) for line in lines]
-    text = "".join(parts)
-    if draw(st.booleans()):
-        text = text.rstrip("\r\n")
-    if draw(st.booleans()):
-        text = f"---{eol}license: mit{eol}tags: [a]{eol}---{eol}" + text
-    return text
+_titles = titles()
+_contents = contents()
 
 
 @given(markdown_texts())
@@ -361,34 +318,6 @@ def test_property_render_parse_is_identity_on_text(text: str) -> None:
 @given(st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\x00"), max_size=200))
 def test_property_any_text_round_trips(text: str) -> None:
     assert render(parse(text)) == text
-
-
-_titles = st.text(
-    alphabet=st.characters(codec="utf-8", exclude_categories=["Cc", "Cs", "Zl", "Zp"]),
-    min_size=1,
-    max_size=20,
-)
-_contents = st.lists(st.sampled_from(_FRAGMENTS), max_size=8).map("\n".join)
-
-
-@st.composite
-def cards(draw: st.DrawFn) -> Card:
-    card = Card(draw(st.sampled_from([{}, {"license": "mit"}, {"tags": ["x"], "n": 1.5}])))
-    for _ in range(draw(st.integers(0, 8))):
-        existing = list(card.walk())
-        under = draw(st.sampled_from([None, *existing])) if existing else None
-        if under is not None and under.level >= 6:
-            under = None
-        try:
-            card.add(
-                draw(_titles),
-                draw(_contents),
-                under=under,
-                fold=draw(st.sampled_from([None, "More"])),
-            )
-        except CardError:
-            assume(False)
-    return card
 
 
 @given(cards())
@@ -439,3 +368,15 @@ def test_generated_headings_escape_closing_hashes() -> None:
     card.add("#")
     assert [s.title for s in parse(render(card)).walk()] == ["C#", "ends with #", "#"]
     assert re.search(r"^# ends with # #$", render(card), re.M)
+
+
+def test_schema_is_usable_for_forms() -> None:
+    from skship.card import schema
+
+    meta = schema("metadata")
+    license = meta["properties"]["license"]
+    assert "mit" in license["enum"] and license["title"]
+    assert all("title" in v or "$ref" in v for v in meta["properties"].values())
+    assert schema("config")["$id"].endswith("card/1/config.schema.json")
+    with pytest.raises(CardError):
+        schema("nope")

@@ -18,6 +18,7 @@ __all__ = [
     "make_config",
     "parse",
     "render",
+    "schema",
     "validate_config",
     "validate_folder",
     "validate_metadata",
@@ -28,7 +29,13 @@ from skship.card.metadata import Metadata
 
 if TYPE_CHECKING:
     from skship.card.config import make_config
-    from skship.card.validate import Problem, validate_config, validate_folder, validate_metadata
+    from skship.card.validate import (
+        Problem,
+        schema,
+        validate_config,
+        validate_folder,
+        validate_metadata,
+    )
 
 
 def parse(text: str) -> Card:
@@ -42,7 +49,7 @@ def render(card: Card) -> str:
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("Problem", "validate_config", "validate_folder", "validate_metadata"):
+    if name in ("Problem", "schema", "validate_config", "validate_folder", "validate_metadata"):
         from skship.card import validate
 
         return getattr(validate, name)

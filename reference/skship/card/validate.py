@@ -19,7 +19,20 @@ from typing import Any
 
 from skship.errors import CardError, SkshipError
 
-__all__ = ["Problem", "validate_config", "validate_folder", "validate_metadata"]
+__all__ = ["Problem", "schema", "validate_config", "validate_folder", "validate_metadata"]
+
+
+def schema(name: str = "metadata") -> dict[str, Any]:
+    """The JSON Schema ``card/1/<name>`` (metadata, card or config) as data: titles,
+    descriptions, enums and defaults, enough to generate an editing form from it."""
+    from skship.format.schemas import schema_dir
+
+    path = schema_dir() / "card" / "1" / f"{name}.schema.json"
+    if not path.is_file():
+        raise CardError(f"no card schema {name!r}; use metadata, card or config")
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
 
 _HUB_KEYS = {
     "language",
