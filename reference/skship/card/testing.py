@@ -96,7 +96,8 @@ def contents() -> st.SearchStrategy[str]:
 def cards(draw: st.DrawFn, max_sections: int = 8) -> Card:
     """Cards built with ``Card.add`` (nested, folded); refused titles or contents are
     discarded."""
-    metadata = draw(st.sampled_from([{}, {"license": "mit"}, {"tags": ["x"], "n": 1.5}]))
+    choices: list[dict[str, object]] = [{}, {"license": "mit"}, {"tags": ["x"], "n": 1.5}]
+    metadata = draw(st.sampled_from(choices))
     card = Card(metadata)
     for _ in range(draw(st.integers(0, max_sections))):
         existing = list(card.walk())
