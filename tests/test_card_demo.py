@@ -12,6 +12,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from skship.card import Card, validate_folder
 
@@ -31,7 +32,9 @@ def test_stage_writes_a_valid_card_with_plots(tmp_path: Path) -> None:
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0)
     model = Pipeline(
         [("scale", StandardScaler()), ("classify", HistGradientBoostingClassifier(max_iter=5))]
-    ).fit(X_train, y_train)
+    )
+    with threadpool_limits(limits=1):
+        model.fit(X_train, y_train)
     lines = _module().stage(model, X_test, y_test, tmp_path)
     assert len(lines) == 3 and all(isinstance(line, str) for line in lines)
     folder = tmp_path / "card"
@@ -46,6 +49,7 @@ def test_stage_writes_a_valid_card_with_plots(tmp_path: Path) -> None:
 
 def test_stage_raises_on_failure(tmp_path: Path) -> None:
     X, y = load_breast_cancer(return_X_y=True, as_frame=True)
-    model = HistGradientBoostingClassifier(max_iter=2).fit(X, y)
+    with threadpool_limits(limits=1):
+        model = HistGradientBoostingClassifier(max_iter=2).fit(X, y)
     with pytest.raises(ValueError):
         _module().stage(model, X.iloc[:, :5], y, tmp_path)  # wrong columns for the model
