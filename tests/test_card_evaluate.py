@@ -286,3 +286,11 @@ def test_cli_card_create_refuses_untrusted_model(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "untrusted" in result.output
     assert "UntrustedScaler" in result.output
     assert not (tmp_path / "c").exists()
+
+
+def test_validate_folder_checks_html_images(tmp_path: Path) -> None:
+    card = Card({"license": "mit", "library_name": "sklearn", "pipeline_tag": "tabular-regression"})
+    card.add("Plot", '<img src="images/missing.png" alt="x" width="300"/>')
+    card.save(tmp_path)
+    errors = [p for p in validate_folder(tmp_path) if p.severity == "error"]
+    assert [p.where for p in errors] == ["Plot"] and "missing.png" in errors[0].message

@@ -121,13 +121,6 @@ def init(
         repo_id=repo_id,
         plots=plots,
     )
-    if y is None and X is not None:
-        # No target: record the signature from the sample all the same.
-        from skship.format.signature import signature_of
-
-        sk = card.metadata["sklearn"]
-        sk["input_signature"] = {"features": signature_of(X)["features"]}
-        card.metadata["sklearn"] = sk
     card.save(folder)
     return folder
 

@@ -356,7 +356,9 @@ def validate_folder(path: str | Path) -> list[Problem]:
                 )
     for section in [None, *card.walk()]:
         text = card.preamble if section is None else section.content
-        for link in re.findall(r"!\[[^\]]*\]\(([^)\s]+)", text):
+        links = re.findall(r"!\[[^\]]*\]\(([^)\s]+)", text)
+        links += re.findall(r"<img\b[^>]*\bsrc=[\"']([^\"']+)[\"']", text, re.IGNORECASE)
+        for link in links:
             if re.match(r"^[a-z][a-z0-9+.-]*:", link) or link.startswith("/"):
                 continue
             if not (folder / link).is_file():
