@@ -294,3 +294,25 @@ def test_validate_folder_checks_html_images(tmp_path: Path) -> None:
     card.save(tmp_path)
     errors = [p for p in validate_folder(tmp_path) if p.severity == "error"]
     assert [p.where for p in errors] == ["Plot"] and "missing.png" in errors[0].message
+
+
+@pytest.mark.parametrize("labels", ["binary-int", "binary-str", "multiclass"])
+def test_from_model_with_numpy_inputs(labels: str) -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 3))
+    y = (X[:, 0] + 0.5 * rng.normal(size=80) > 0).astype(int)
+    if labels == "binary-str":
+        y = np.array(["no", "yes"])[y]
+    elif labels == "multiclass":
+        y = np.digitize(X[:, 0], [-0.5, 0.5])
+    model = LogisticRegression().fit(X, y)  # no feature names: no warning may be raised
+    card = Card.from_model(model, X, y, n_repeats=2, plots=labels == "binary-str")
+    rows = dict(_table(card.select("Metrics").content))
+    assert float(rows["accuracy"]) == pytest.approx(
+        skm.accuracy_score(y, model.predict(X)), abs=5e-5
+    )
+    features = card.metadata["sklearn"]["input_signature"]["features"]
+    assert [f["name"] for f in features] == ["x0", "x1", "x2"]
+    section = card.add_sliced_metrics(model, X, y, list(np.where(X[:, 1] > 0, "hi", "lo")))
+    assert {r[0] for r in _table(section.content)} == {"hi", "lo"}
+    assert parse(render(card)) == card

@@ -391,7 +391,7 @@ def add_sliced_metrics(
         groups = pd.Series(list(sensitive_feature), index=frame.index)
         name = "group"
     y_arr = np.asarray(y)
-    pred = np.asarray(model.predict(frame))
+    pred = np.asarray(model.predict(X))
     rows: list[dict[str, Any]] = []
     for value in sorted(pd.unique(groups), key=str):
         mask = np.asarray(groups == value)
@@ -422,8 +422,8 @@ def add_permutation_importance(
     """Mean drop of the model's score when each feature is shuffled (test data)."""
     from sklearn.inspection import permutation_importance
 
-    frame = _frame(X)
-    result = permutation_importance(model, frame, y, n_repeats=n_repeats, random_state=0)
+    frame = _frame(X)  # for column names only: the model gets X as it was given
+    result = permutation_importance(model, X, y, n_repeats=n_repeats, random_state=0)
     order = result.importances_mean.argsort()[::-1][:top]
     names = [str(frame.columns[i]) for i in order]
     table = markdown_table(
