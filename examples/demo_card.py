@@ -61,7 +61,7 @@ def stage(model: Any, X_test: Any, y_test: Any, workdir: Path) -> list[str]:
         f"card: {readme.name} ({len(text):,} chars, {sum(1 for _ in card.walk())} sections, "
         f"{len(card.assets)} plots), config.json, card.html",
         f"card metadata: accuracy {accuracy:.3f} in model-index; "
-        f"validation {len(errors)} errors, {len(problems)} warnings",
+        f"validation {len(errors)} errors, {len(problems) - len(errors)} warnings",
         f"card to-dos left for a person: {len(card.placeholders())} sections",
     ]
 

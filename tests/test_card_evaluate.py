@@ -316,3 +316,19 @@ def test_from_model_with_numpy_inputs(labels: str) -> None:
     section = card.add_sliced_metrics(model, X, y, list(np.where(X[:, 1] > 0, "hi", "lo")))
     assert {r[0] for r in _table(section.content)} == {"hi", "lo"}
     assert parse(render(card)) == card
+
+
+def test_validate_lists_sections_still_to_write(tmp_path: Path) -> None:
+    Card.default(
+        {"license": "mit", "library_name": "sklearn", "pipeline_tag": "tabular-classification"}
+    ).save(tmp_path)
+    todo = [p for p in validate_folder(tmp_path) if p.where == "(sections)"]
+    assert len(todo) == 1 and todo[0].severity == "warning"
+    assert (
+        todo[0].message.startswith("15 section(s)")
+        and "'Factors/Relevant factors'" in todo[0].message
+    )
+    result = runner.invoke(build_app(), ["card", "validate", str(tmp_path), "--strict"])
+    assert result.exit_code == 1
+    result = runner.invoke(build_app(), ["card", "validate", str(tmp_path)])
+    assert result.exit_code == 0

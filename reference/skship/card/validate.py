@@ -370,6 +370,18 @@ def validate_folder(path: str | Path) -> list[Problem]:
                         "save the card with card.save(folder) so its images are written too.",
                     )
                 )
+    todo = card.placeholders()
+    if todo:
+        shown = ", ".join(repr(t) for t in todo[:5]) + (", ..." if len(todo) > 5 else "")
+        problems.append(
+            Problem(
+                "warning",
+                "(sections)",
+                f"{len(todo)} section(s) are still to be written (empty or "
+                f"'[More Information Needed]'): {shown}.",
+                "write them, or delete the sections that do not apply.",
+            )
+        )
     config_path = folder / "config.json"
     if config_path.is_file():
         try:
