@@ -324,12 +324,9 @@ def test_validate_lists_sections_still_to_write(tmp_path: Path) -> None:
     ).save(tmp_path)
     todo = [p for p in validate_folder(tmp_path) if p.where == "(sections)"]
     assert len(todo) == 1 and todo[0].severity == "warning"
-    assert (
     expected = len(Card.default().placeholders())
     assert todo[0].message.startswith(f"{expected} section(s)")
     assert "'Factors/Relevant factors'" in todo[0].message
-        and "'Factors/Relevant factors'" in todo[0].message
-    )
     result = runner.invoke(build_app(), ["card", "validate", str(tmp_path), "--strict"])
     assert result.exit_code == 1
     result = runner.invoke(build_app(), ["card", "validate", str(tmp_path)])
