@@ -9,9 +9,11 @@ from __future__ import annotations
 
 __all__ = [
     "CODES",
+    "CardError",
     "ConstructionError",
     "ContainerError",
     "FormatError",
+    "HubError",
     "IntegrityError",
     "InvalidArgumentError",
     "LimitError",
@@ -82,6 +84,16 @@ CODES: dict[str, str] = {
     "or whose entry point fails to load",
     "E-PLUGIN-TYPE-UNKNOWN": "an ext node names a type that its handler does not handle",
     "E-PLUGIN-STATE-INVALID": "a type handler's validation refused the stored state",
+    # Model cards and the Hugging Face Hub (issue 6): spec/card/*.md.
+    "E-CARD-FRONT-MATTER": "a card's YAML front matter cannot be parsed or is not a mapping",
+    "E-CARD-METADATA-INVALID": "card metadata breaks the card schema (what the Hub would reject)",
+    "E-CARD-CONFIG-INVALID": "config.json does not follow the Hub's scikit-learn config contract",
+    "E-CARD-SECTION-NOT-FOUND": "no section of the card has that title or path",
+    "E-CARD-SECTION-AMBIGUOUS": "more than one section has that title; select it by path",
+    "E-CARD-CONTENT": "a title or content would not read back as written (a heading or an "
+    "unclosed code fence inside content, a line break in a title, ...)",
+    "E-HUB-REQUEST": "the Hub refused a request or could not be reached",
+    "E-HUB-REPO-CONTENT": "a Hub repository lacks the model file or config.json, or they disagree",
 }
 
 
@@ -183,3 +195,15 @@ class InvalidArgumentError(SkshipError, TypeError):
 
 class VersionMismatchWarning(UserWarning):
     """The file was saved under another scikit-learn version than the one loading it."""
+
+
+class CardError(SkshipError, ValueError):
+    """A model card, its metadata or config.json cannot be read or breaks the card spec."""
+
+    code = "E-CARD-METADATA-INVALID"
+
+
+class HubError(SkshipError, RuntimeError):
+    """A Hugging Face Hub operation failed (refused, unreachable, or a repo that is unusable)."""
+
+    code = "E-HUB-REQUEST"

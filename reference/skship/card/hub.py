@@ -1,0 +1,296 @@
+"""The Hugging Face Hub: prepare a repository folder, push it, pull one and audit it.
+
+A thin layer over ``huggingface_hub`` (``pip install 'skship[hub]'``). What skship adds:
+the folder is validated before anything is uploaded, and a pulled model file is always
+audited (:func:`skship.get_untrusted_types`) before it can be loaded; it is loaded only
+with the types the caller names, never with blanket trust.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from skship.errors import CardError, HubError, SkshipError, UntrustedTypesError
+
+__all__ = ["Pulled", "init", "pull", "push"]
+
+PathLike = str | os.PathLike[str]
+
+
+def _hf() -> Any:
+    try:
+        import huggingface_hub
+    except ModuleNotFoundError:
+        raise SkshipError(
+            "Hub commands need huggingface_hub: pip install 'skship[hub]'",
+            code="E-DEPENDENCY-MISSING",
+        ) from None
+    return huggingface_hub
+
+
+def _endpoint(endpoint: str | None) -> str | None:
+    # Read at call time (huggingface_hub reads HF_ENDPOINT once, at import).
+    return endpoint or os.environ.get("HF_ENDPOINT") or None
+
+
+def _hub_error(exc: Exception, action: str) -> HubError:
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    hint = {
+        401: "log in with `hf auth login` or set HF_TOKEN to a token with write access",
+        403: "your token cannot write to this repository; check its permissions",
+        404: "check the repository id (user/name) and that you may see it",
+    }.get(status or 0, "check your network connection and the repository id")
+    return HubError(f"{action} failed ({detail}); {hint}")
+
+
+# -- init -------------------------------------------------------------------------------
+def _read_data(data: Any) -> Any:
+    if data is None:
+        return None
+    if isinstance(data, str | os.PathLike):
+        import pandas as pd  # type: ignore[import-untyped]
+
+        return pd.read_csv(data)
+    return data
+
+
+def init(
+    folder: PathLike,
+    model: PathLike,
+    *,
+    data: Any = None,
+    target: str | None = None,
+    trusted: Iterable[Any] | None = None,
+    license: str | None = None,
+    repo_id: str | None = None,
+    plots: bool = True,
+) -> Path:
+    """Fill ``folder`` with the model file, ``config.json`` and a ``README.md`` card.
+
+    The model file is audited and loaded with the default trusted set plus ``trusted``.
+    ``data`` (a CSV path or DataFrame) gives the input signature and example input; with
+    ``target`` (a column of ``data``) the card is also evaluated on it. Returns the folder.
+    """
+    import skship
+    from skship.card.config import dumps_config, make_config
+    from skship.card.evaluate import detect_task, environment, from_model
+
+    model_path = Path(model)
+    folder = Path(folder)
+    untrusted = skship.get_untrusted_types(model_path, trusted=trusted)
+    if untrusted:
+        raise UntrustedTypesError(untrusted)
+    estimator = skship.load(model_path, trusted=trusted)
+    frame = _read_data(data)
+    X = y = None
+    if frame is not None:
+        if target is not None:
+            if target not in frame.columns:
+                raise CardError(
+                    f"the data has no column {target!r}; columns are {list(frame.columns)}",
+                    code="E-CARD-CONFIG-INVALID",
+                )
+            X, y = frame.drop(columns=[target]), frame[target]
+        else:
+            X = frame
+    folder.mkdir(parents=True, exist_ok=True)
+    model_bytes = model_path.read_bytes()
+    target_model = folder / model_path.name
+    if target_model.resolve() != model_path.resolve():
+        shutil.copyfile(model_path, target_model)
+    task = detect_task(estimator, y)
+    config = make_config(model_file=model_path.name, task=task, environment=environment(), sample=X)
+    (folder / "config.json").write_text(dumps_config(config), encoding="utf-8")
+    card = from_model(
+        estimator,
+        X,
+        y,
+        model_file=model_path.name,
+        model_bytes=model_bytes,
+        license=license,
+        task=task,
+        repo_id=repo_id,
+        plots=plots,
+    )
+    card.save(folder)
+    return folder
+
+
+# -- push -------------------------------------------------------------------------------
+def push(
+    folder: PathLike,
+    repo_id: str,
+    *,
+    private: bool = False,
+    create_pr: bool = False,
+    token: str | None = None,
+    endpoint: str | None = None,
+    commit_message: str = "Upload model with skship",
+) -> str:
+    """Validate ``folder`` and upload it to ``repo_id`` (created if missing).
+
+    Returns the URL of the commit, or of the pull request with ``create_pr``.
+    """
+    from skship.card.validate import validate_folder
+
+    folder = Path(folder)
+    if not (folder / "README.md").is_file():
+        raise CardError(
+            f"{folder} has no README.md; run `skship hub init {folder} --model MODEL.skops` first",
+            code="E-CARD-METADATA-INVALID",
+        )
+    errors = [p for p in validate_folder(folder) if p.severity == "error"]
+    if errors:
+        listed = "\n".join(f"  - {p}" for p in errors)
+        raise CardError(
+            f"the card in {folder} would be rejected; nothing was uploaded:\n{listed}",
+            code="E-CARD-METADATA-INVALID",
+        )
+    hf = _hf()
+    api = hf.HfApi(endpoint=_endpoint(endpoint), token=token)
+    try:
+        api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+        # One commit of the folder's files (create_commit rather than upload_folder: one
+        # request sequence, whether or not hf_xet is installed).
+        operations = [
+            hf.CommitOperationAdd(path_in_repo=rel, path_or_fileobj=str(folder / rel))
+            for rel in _folder_files(folder)
+        ]
+        info = api.create_commit(
+            repo_id=repo_id,
+            repo_type="model",
+            operations=operations,
+            commit_message=commit_message,
+            create_pr=create_pr,
+        )
+    except SkshipError:
+        raise
+    except Exception as exc:  # the HTTP library's own errors (httpx) as well as the Hub's
+        raise _hub_error(exc, f"uploading {folder} to {repo_id}") from exc
+    url = info.pr_url if create_pr and info.pr_url else info.commit_url
+    return str(url)
+
+
+def _folder_files(folder: Path) -> list[str]:
+    """Files to upload, relative POSIX paths: everything but caches and VCS folders."""
+    skip = {".git", ".cache", "__pycache__", ".ipynb_checkpoints"}
+    out = []
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if path.is_file() and not skip.intersection(rel.parts):
+            out.append(rel.as_posix())
+    return out
+
+
+# -- pull -------------------------------------------------------------------------------
+@dataclass
+class Pulled:
+    """A downloaded repository: its folder, model file and card, and the audit result.
+
+    Nothing from the model file has been imported. :meth:`load` loads it with exactly
+    the types named in ``trusted`` (plus the default trusted set), never with blanket trust.
+    """
+
+    folder: Path
+    model_file: Path
+    untrusted: list[str]
+    sha256_matches: bool | None
+    problems: list[Any] = field(default_factory=list)
+
+    def load(self, trusted: Iterable[Any] | None = None) -> Any:
+        import skship
+
+        if self.sha256_matches is False:
+            raise HubError(
+                f"{self.model_file.name} is not the file the card describes (sha256 differs); "
+                "refusing to load it",
+                code="E-HUB-REPO-CONTENT",
+            )
+        return skship.load(self.model_file, trusted=trusted)
+
+
+def _model_file_name(folder: Path) -> str:
+    config_path = folder / "config.json"
+    if config_path.is_file():
+        try:
+            config = json.loads(config_path.read_text(encoding="utf-8"))
+            name = config["sklearn"]["model"]["file"]
+            if isinstance(name, str) and "/" not in name and "\\" not in name and name:
+                return name
+        except (ValueError, KeyError, TypeError):
+            pass
+    candidates = sorted(p.name for p in folder.glob("*.skops"))
+    if len(candidates) == 1:
+        return candidates[0]
+    raise HubError(
+        f"cannot tell which file is the model: config.json names none and the repo has "
+        f"{len(candidates)} .skops files",
+        code="E-HUB-REPO-CONTENT",
+    )
+
+
+def audit_folder(folder: PathLike, trusted: Iterable[Any] | None = None) -> Pulled:
+    """Find and audit the model file of a repository folder (imports nothing from it)."""
+    import skship
+    from skship.card.card import Card
+    from skship.card.validate import validate_folder
+
+    folder = Path(folder)
+    name = _model_file_name(folder)
+    model_file = folder / name
+    if not model_file.is_file():
+        raise HubError(f"the repository has no model file {name!r}", code="E-HUB-REPO-CONTENT")
+    untrusted = skship.get_untrusted_types(model_file, trusted=trusted)
+    sha_matches: bool | None = None
+    if (folder / "README.md").is_file():
+        try:
+            meta = Card.load(folder / "README.md", strict=True).metadata.to_dict()
+        except CardError:
+            meta = {}
+        sk = meta.get("sklearn")
+        recorded = sk.get("model_file", {}).get("sha256") if isinstance(sk, dict) else None
+        if isinstance(recorded, str):
+            sha_matches = hashlib.sha256(model_file.read_bytes()).hexdigest() == recorded
+    problems = validate_folder(folder) if (folder / "README.md").is_file() else []
+    return Pulled(folder, model_file, untrusted, sha_matches, problems)
+
+
+def pull(
+    repo_id: str,
+    folder: PathLike,
+    *,
+    revision: str | None = None,
+    trusted: Iterable[Any] | None = None,
+    token: str | None = None,
+    endpoint: str | None = None,
+) -> Pulled:
+    """Download ``repo_id`` into ``folder`` and audit its model file.
+
+    Returns a :class:`Pulled`; its ``untrusted`` lists the types the file names that are
+    not trusted (nothing was imported). Call ``.load(trusted=...)`` to load it.
+    """
+    hf = _hf()
+    folder = Path(folder)
+    try:
+        hf.snapshot_download(
+            repo_id,
+            repo_type="model",
+            revision=revision,
+            local_dir=str(folder),
+            token=token,
+            endpoint=_endpoint(endpoint),
+        )
+    except SkshipError:
+        raise
+    except Exception as exc:  # the HTTP library's own errors (httpx) as well as the Hub's
+        raise _hub_error(exc, f"downloading {repo_id}") from exc
+    return audit_folder(folder, trusted)

@@ -1,0 +1,218 @@
+"""Hub commands against a Hub on loopback: real huggingface_hub, real sockets, our real code.
+
+Only the HTTP boundary is fake (tests/test_hub_fake.py); nothing of skship is mocked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+from test_hub_fake import FakeHub
+from typer.testing import CliRunner
+
+import skship
+from skship.card import Card, hub
+from skship.cli._app import build_app
+from skship.errors import CardError, HubError, UntrustedTypesError
+
+
+class PrivateScaler(StandardScaler):
+    """A type the default trust list does not name."""
+
+
+@pytest.fixture
+def fake_hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeHub]:
+    monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    with FakeHub() as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.url)
+        yield server
+
+
+@pytest.fixture
+def model_files(tmp_path: Path) -> tuple[Path, Path]:
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=60), "b": rng.normal(size=60)})
+    y = (X["a"] + 0.5 * rng.normal(size=60) > 0).astype(int)
+    model = LogisticRegression().fit(X, y)
+    skship.dump(model, tmp_path / "model.skops", sample=X.head())
+    X.assign(y=y).to_csv(tmp_path / "data.csv", index=False)
+    return tmp_path / "model.skops", tmp_path / "data.csv"
+
+
+def test_init_push_pull_round_trip(
+    fake_hub: FakeHub, model_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    model_path, data = model_files
+    folder = hub.init(
+        tmp_path / "repo", model_path, data=data, target="y", license="mit", repo_id="user/clf"
+    )
+    names = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    assert {"README.md", "config.json", "model.skops", "images/roc-curve.png"} <= set(names)
+    config = json.loads((folder / "config.json").read_text())
+    assert config["sklearn"]["model"]["file"] == "model.skops"
+    assert config["sklearn"]["columns"] == ["a", "b"]
+    card = Card.load(folder / "README.md")
+    recorded = card.metadata["sklearn"]["model_file"]["sha256"]
+    assert recorded == hashlib.sha256(model_path.read_bytes()).hexdigest()
+
+    url = hub.push(folder, "user/clf")
+    repo = fake_hub.repos["user/clf"]
+    assert url.startswith(fake_hub.url + "/user/clf/commit/")
+    assert sorted(repo.files) == names
+    assert all(repo.files[n] == (folder / n).read_bytes() for n in names)
+    assert not repo.private
+    assert ("POST", "/api/validate-yaml") in fake_hub.requests  # the Hub's own check ran
+
+    pulled = hub.pull("user/clf", tmp_path / "pulled")
+    assert pulled.untrusted == [] and pulled.sha256_matches is True
+    assert pulled.model_file.read_bytes() == model_path.read_bytes()
+    model = pulled.load()
+    original = skship.load(model_path)
+    X = pd.read_csv(data).drop(columns=["y"])
+    assert np.array_equal(model.predict_proba(X), original.predict_proba(X))
+
+
+def test_push_private_and_pull_request(
+    fake_hub: FakeHub, model_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    model_path, data = model_files
+    folder = hub.init(tmp_path / "repo", model_path, data=data, license="mit", plots=False)
+    hub.push(folder, "user/p", private=True)
+    assert fake_hub.repos["user/p"].private
+    before = dict(fake_hub.repos["user/p"].files)
+    (folder / "README.md").write_text(
+        (folder / "README.md").read_text() + "\nOne more line.\n", encoding="utf-8"
+    )
+    url = hub.push(folder, "user/p", create_pr=True)
+    assert url == f"{fake_hub.url}/user/p/discussions/1"
+    assert fake_hub.repos["user/p"].files == before  # main is untouched
+    assert fake_hub.repos["user/p"].pulls[0]["README.md"].endswith(b"One more line.\n")
+
+
+def test_push_refuses_an_invalid_card_before_any_request(
+    fake_hub: FakeHub, model_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    model_path, data = model_files
+    folder = hub.init(tmp_path / "repo", model_path, data=data, license="mit", plots=False)
+    card = Card.load(folder / "README.md")
+    card.metadata["license"] = "MIT License"
+    card.save(folder)
+    with pytest.raises(CardError) as err:
+        hub.push(folder, "user/bad")
+    assert "MIT License" in str(err.value) and "'mit'" in str(err.value)
+    assert fake_hub.requests == []
+    (folder / "README.md").unlink()
+    with pytest.raises(CardError, match="hub init"):
+        hub.push(folder, "user/bad")
+
+
+def test_hub_refusal_becomes_a_hub_error(
+    fake_hub: FakeHub, model_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    model_path, data = model_files
+    folder = hub.init(tmp_path / "repo", model_path, data=data, license="llama2", plots=False)
+    fake_hub.rejected_licenses.add("llama2")
+    with pytest.raises(HubError) as err:
+        hub.push(folder, "user/x")
+    assert err.value.code == "E-HUB-REQUEST"
+    assert "user/x" in str(err.value)
+    assert fake_hub.repos["user/x"].files == {}  # nothing was committed
+
+
+def test_pull_audits_before_loading(
+    fake_hub: FakeHub, model_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    model_path, data = model_files
+    folder = hub.init(tmp_path / "repo", model_path, data=data, license="mit", plots=False)
+    hub.push(folder, "user/m")
+    # Someone replaces the model with one that names a type nobody trusted.
+    evil = skship.dumps(PrivateScaler().fit([[1.0], [2.0]]))
+    fake_hub.repos["user/m"].files["model.skops"] = evil
+    pulled = hub.pull("user/m", tmp_path / "pulled")
+    assert pulled.untrusted == [f"{__name__}.PrivateScaler"]
+    assert pulled.sha256_matches is False  # and the card no longer describes it
+    with pytest.raises(HubError) as err:
+        pulled.load()
+    assert err.value.code == "E-HUB-REPO-CONTENT"
+    # A file whose card matches but that names untrusted types: load refuses too.
+    card = Card.load(tmp_path / "pulled" / "README.md")
+    sk = card.metadata["sklearn"]
+    sk["model_file"]["sha256"] = hashlib.sha256(evil).hexdigest()
+    card.metadata["sklearn"] = sk
+    card.save(tmp_path / "pulled")
+    pulled = hub.audit_folder(tmp_path / "pulled")
+    assert pulled.sha256_matches is True
+    with pytest.raises(UntrustedTypesError):
+        pulled.load()
+    loaded = pulled.load(trusted=pulled.untrusted)  # only what the audit named, explicitly
+    assert type(loaded).__name__ == "PrivateScaler"
+
+
+def test_pull_unknown_repo(fake_hub: FakeHub, tmp_path: Path) -> None:
+    with pytest.raises(HubError) as err:
+        hub.pull("user/missing", tmp_path / "x")
+    assert "user/missing" in str(err.value)
+
+
+def test_unreachable_hub_is_a_hub_error(
+    model_files: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model_path, data = model_files
+    folder = hub.init(tmp_path / "repo", model_path, data=data, license="mit", plots=False)
+    with FakeHub() as server:
+        url = server.url  # a port that was listening and no longer is
+    monkeypatch.setenv("HF_HUB_ETAG_TIMEOUT", "2")
+    with pytest.raises(HubError):
+        hub.push(folder, "user/x", endpoint=url)
+
+
+runner = CliRunner()
+
+
+def test_cli_hub_commands(
+    fake_hub: FakeHub, model_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    model_path, data = model_files
+    folder = tmp_path / "repo"
+    result = runner.invoke(
+        build_app(),
+        [
+            "hub",
+            "init",
+            str(folder),
+            "--model",
+            str(model_path),
+            "--data",
+            str(data),
+            "--license",
+            "mit",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "config.json" in result.output and "README.md" in result.output
+    result = runner.invoke(
+        build_app(), ["hub", "push", str(folder), "--repo", "user/cli", "--private"]
+    )
+    assert result.exit_code == 0, result.output
+    assert fake_hub.repos["user/cli"].private
+    result = runner.invoke(
+        build_app(), ["hub", "push", str(folder), "--repo", "user/cli", "--create-pr"]
+    )
+    assert result.exit_code == 0 and "/discussions/1" in result.output
+    result = runner.invoke(build_app(), ["hub", "pull", "user/cli", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "every type the model file names is trusted" in result.output
+    fake_hub.repos["user/cli"].files["model.skops"] = skship.dumps(PrivateScaler())
+    result = runner.invoke(build_app(), ["hub", "pull", "user/cli", str(tmp_path / "out2")])
+    assert result.exit_code == 1
+    assert "sha256 differs" in result.output
