@@ -13,7 +13,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from skship.errors import OnnxConversionError
+from skship.errors import InvalidArgumentError, OnnxConversionError
 from skship.onnx._deps import require
 from skship.onnx.inputs import Sample, edge_cases, feeds, for_sklearn, prepare_sample
 from skship.onnx.report import InputInfo, OutputCheck, RowDiff, VerificationReport
@@ -220,7 +220,13 @@ def verify(
         # Edge rows may make scikit-learn warn (unknown categories, overflow); the
         # numbers it returns are still what the model gives, which is what we compare.
         warnings.simplefilter("ignore")
-        expected = _sklearn_outputs(model, rows, plan)
+        try:
+            expected = _sklearn_outputs(model, rows, plan)
+        except Exception as err:
+            raise InvalidArgumentError(
+                f"scikit-learn itself refuses the sample ({type(err).__name__}: "
+                f"{str(err)[:300]}): pass rows like the training data"
+            ) from err
 
     runtime_errors: dict[int, str] = {}
     try:

@@ -117,6 +117,10 @@ def prepare_sample(model: Any, sample: Any) -> Sample:
         data = rng.normal(size=(GENERATED_ROWS, int(n_features)))
         columns = names or [f"x{i}" for i in range(int(n_features))]
         return Sample("array", data, columns, generated=True)
+    if _is_frame(sample) and sample.shape[1] == 1 and n_features is None:
+        column = sample.iloc[:, 0]
+        if len(column) and all(isinstance(v, str) for v in column.tolist()):
+            return Sample("text", np.array(column.tolist(), dtype=object), [])
     if _is_frame(sample):
         frame = sample
         if names is not None:
