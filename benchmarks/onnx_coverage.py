@@ -158,7 +158,9 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps({"versions": versions(), "results": results}, indent=1))
     if args.markdown:
         args.markdown.write_text(markdown(results, versions()))
-    wrong = [r["name"] for r in results if r["outcome"] != "skip" and r["predicted"] != r["outcome"]]
+    wrong = [
+        r["name"] for r in results if r["outcome"] != "skip" and r["predicted"] != r["outcome"]
+    ]
     print(f"check disagreed with the outcome for {len(wrong)}: {wrong}")
     return 0
 

@@ -7,6 +7,8 @@ tooling and conformance runners compare. Messages are for people and may change.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "CODES",
     "ConstructionError",
@@ -14,9 +16,9 @@ __all__ = [
     "FormatError",
     "IntegrityError",
     "InvalidArgumentError",
+    "LimitError",
     "OnnxConversionError",
     "OnnxVerificationError",
-    "LimitError",
     "SchemaError",
     "SkshipError",
     "UnsupportedProtocolError",
@@ -187,7 +189,7 @@ class OnnxVerificationError(SkshipError, ValueError):
 
     code = "E-ONNX-MISMATCH"
 
-    def __init__(self, message: str, report: object) -> None:
+    def __init__(self, message: str, report: Any) -> None:
         super().__init__(message)
         self.report = report
 

@@ -30,6 +30,10 @@ _TRUST = typer.Option(
     None, "--trust", help="Also trust this type or function name when loading (repeatable)."
 )
 _JSON = typer.Option(False, "--json", help="Print the report as JSON (for CI).")
+_OUTPUT = typer.Option(..., "--output", "-o", help="Where to write the .onnx file.")
+_DTYPE = typer.Option("auto", help="Input precision: auto, float32 or float64.")
+_RTOL = typer.Option(1e-4, help="Relative tolerance of the verification.")
+_ATOL = typer.Option(1e-5, help="Absolute tolerance (times the output's scale).")
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -92,11 +96,11 @@ def check(
 @app.command()
 def convert(
     model: Path = _MODEL,
-    output: Path = typer.Option(..., "--output", "-o", help="Where to write the .onnx file."),
+    output: Path = _OUTPUT,
     sample: Path | None = _SAMPLE,
-    dtype: str = typer.Option("auto", help="Input precision: auto, float32 or float64."),
-    rtol: float = typer.Option(1e-4, help="Relative tolerance of the verification."),
-    atol: float = typer.Option(1e-5, help="Absolute tolerance (times the output's scale)."),
+    dtype: str = _DTYPE,
+    rtol: float = _RTOL,
+    atol: float = _ATOL,
     trust: list[str] | None = _TRUST,
     as_json: bool = _JSON,
 ) -> None:
@@ -116,7 +120,7 @@ def convert(
                 json.dumps(
                     {"ok": False, "code": err.code, "verification": err.report.to_dict()}, indent=2
                 )
-            )  # type: ignore[attr-defined]
+            )
         typer.echo(f"FAILED [{err.code}]: {err.detail}", err=True)
         raise typer.Exit(1) from err
     except OnnxConversionError as err:

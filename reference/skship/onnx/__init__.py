@@ -23,8 +23,8 @@ __all__ = [
 if TYPE_CHECKING:
     from skship.onnx._check import check
     from skship.onnx._convert import Conversion, convert
-    from skship.onnx.report import CheckReport, VerificationReport
     from skship.onnx._verify import verify
+    from skship.onnx.report import CheckReport, VerificationReport
 
 _WHERE = {
     "check": "skship.onnx._check",

@@ -15,7 +15,7 @@ from typing import Any
 from skship.onnx._deps import versions
 from skship.onnx.inputs import input_infos, prepare_sample
 from skship.onnx.registry import STRUCTURE, converter_for
-from skship.onnx.report import CheckReport, Finding, Step
+from skship.onnx.report import CheckReport, Finding, Outcome, Step
 from skship.onnx.walk import final_estimator, type_name, walk
 
 _TEXT = ("CountVectorizer", "TfidfVectorizer")
@@ -99,6 +99,51 @@ def _tuned_threshold(est: Any) -> list[Finding]:
     ]
 
 
+def _error(code: str, message: str) -> list[Finding]:
+    return [Finding(severity="error", code=code, message=message)]
+
+
+def _kbins(est: Any) -> list[Finding]:
+    if est.encode != "onehot":
+        return []
+    return _error(
+        "sparse-output",
+        "KBinsDiscretizer(encode='onehot') gives a sparse matrix, which ONNX cannot hold: "
+        "use encode='onehot-dense' or 'ordinal'",
+    )
+
+
+def _one_hot(est: Any) -> list[Finding]:
+    categories = getattr(est, "categories_", [])
+    if any(getattr(c, "dtype", None) is not None and c.dtype.kind == "f" for c in categories):
+        return _error(
+            "float-categories",
+            "OneHotEncoder with float categories cannot be converted (only strings and "
+            "integers): cast the columns to int or str before encoding",
+        )
+    return []
+
+
+def _trees_embedding(est: Any) -> list[Finding]:
+    if not est.sparse_output:
+        return []
+    return _error(
+        "sparse-output",
+        "RandomTreesEmbedding(sparse_output=True) gives a sparse matrix, which ONNX cannot "
+        "hold: use sparse_output=False",
+    )
+
+
+def _voting(est: Any) -> list[Finding]:
+    if est.voting == "soft" and est.flatten_transform:
+        return _error(
+            "voting-flatten-transform",
+            "soft VotingClassifier with flatten_transform=True cannot be converted: set "
+            "flatten_transform=False (predictions are the same)",
+        )
+    return []
+
+
 # Parameter rules, by class name. Each returns the findings for one estimator.
 RULES: dict[str, Callable[[Any], list[Finding]]] = {
     "CountVectorizer": _text_findings,
@@ -106,11 +151,41 @@ RULES: dict[str, Callable[[Any], list[Finding]]] = {
     "FunctionTransformer": _function_transformer,
     "LinearDiscriminantAnalysis": _lda,
     "TunedThresholdClassifierCV": _tuned_threshold,
+    "KBinsDiscretizer": _kbins,
+    "OneHotEncoder": _one_hot,
+    "RandomTreesEmbedding": _trees_embedding,
+    "VotingClassifier": _voting,
 }
 
 # Converters that exist but refuse or mis-convert the estimator whatever its parameters,
 # measured by benchmarks/onnx_coverage.py (skl2onnx 1.20, onnxruntime 1.32, sklearn 1.9).
-KNOWN: dict[str, tuple[str, str]] = {}
+KNOWN: dict[str, tuple[str, str]] = {
+    "GaussianProcessClassifier": (
+        "error",
+        "the converted GaussianProcessClassifier uses com.microsoft.Solve, which "
+        "onnxruntime's CPU build does not register",
+    ),
+    "RadiusNeighborsClassifier": (
+        "error",
+        "onnxruntime cannot run the converted RadiusNeighbors model (ArrayFeatureExtractor "
+        "index out of range)",
+    ),
+    "RadiusNeighborsRegressor": (
+        "error",
+        "onnxruntime cannot run the converted RadiusNeighbors model (ArrayFeatureExtractor "
+        "index out of range)",
+    ),
+    "KNNImputer": (
+        "wrong",
+        "the converted KNNImputer fails in onnxruntime on rows with missing values "
+        "(ScatterND shape error): the rows it exists for",
+    ),
+    "PowerTransformer": (
+        "wrong",
+        "scikit-learn keeps missing values as NaN; the converted PowerTransformer turns "
+        "them into numbers",
+    ),
+}
 
 
 def _step_findings(est: Any, alias: str | None) -> list[Finding]:
@@ -241,7 +316,9 @@ def check(model: Any, sample: Any = None) -> CheckReport:
     model_findings = _model_findings(model, steps, prepared)
     everything = model_findings + [f for s in steps for f in s.findings]
     severities = {f.severity for f in everything}
-    outcome = "fails" if "error" in severities else "mismatch" if "wrong" in severities else "ok"
+    outcome: Outcome = (
+        "fails" if "error" in severities else "mismatch" if "wrong" in severities else "ok"
+    )
     problems = [s for s in steps if s.status != "ok"]
     if outcome == "ok":
         summary = f"will convert: {len(steps)} step(s), every one with a converter"

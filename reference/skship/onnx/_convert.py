@@ -21,10 +21,10 @@ import msgspec
 
 from skship.errors import InvalidArgumentError, OnnxConversionError, OnnxVerificationError
 from skship.onnx._deps import require, versions
-from skship.onnx.inputs import FloatType, Sample, initial_types, input_infos, prepare_sample
-from skship.onnx.registry import allowed_options, converter_for
-from skship.onnx.report import ConversionReport, InputInfo, VerificationReport
 from skship.onnx._verify import ATOL, RTOL, session, verify
+from skship.onnx.inputs import FloatType, Sample, initial_types, input_infos, prepare_sample
+from skship.onnx.registry import accepts_zipmap, allowed_options, converter_for
+from skship.onnx.report import ConversionReport, InputInfo, VerificationReport
 from skship.onnx.walk import final_estimator, type_name, walk
 
 _TEXT = ("CountVectorizer", "TfidfVectorizer")
@@ -89,6 +89,8 @@ class Conversion:
 
 def default_options(model: Any) -> tuple[dict[Any, dict[str, Any]], dict[str, dict[str, Any]]]:
     """(options for skl2onnx keyed by estimator id, the same keyed by step path)."""
+    from sklearn.base import is_classifier
+
     by_id: dict[Any, dict[str, Any]] = {}
     shown: dict[str, dict[str, Any]] = {}
     final = final_estimator(model)
@@ -96,13 +98,18 @@ def default_options(model: Any) -> tuple[dict[Any, dict[str, Any]], dict[str, di
         est = node.estimator
         chosen: dict[str, Any] = {}
         allowed = allowed_options(converter_for(est))
-        if est is final and "zipmap" in allowed:
+        if est is final and accepts_zipmap(est):
             chosen["zipmap"] = False
         if type(est).__name__ in _TEXT and "locale" in allowed:
             chosen["locale"] = existing_locale()
         if chosen:
             by_id[id(est)] = chosen
             shown[node.path or "<model>"] = chosen
+        elif is_classifier(est) and not accepts_zipmap(est):
+            # skl2onnx's pipeline parser gives every classifier step without options
+            # zipmap=True, which LinearSVC's converter then refuses: an entry, even empty,
+            # stops that.
+            by_id[id(est)] = {}
     return by_id, shown
 
 

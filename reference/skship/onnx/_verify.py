@@ -10,6 +10,7 @@ agree on every row; numbers must satisfy ``|onnx - sklearn| <= atol * scale + rt
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from typing import Any
 
@@ -25,17 +26,24 @@ MAX_ROWS_SHOWN = 10
 _ELEM_TYPES = {1: "float", 11: "double", 8: "string", 7: "int64"}
 
 
+def _selects_features(est: Any) -> bool:
+    from sklearn.feature_selection import SelectorMixin
+
+    return isinstance(est, SelectorMixin)
+
+
 def _plan(model: Any, names: list[str]) -> list[tuple[str, str, str]]:
     """(onnx output, scikit-learn method, label|numeric) pairs for the model's outputs."""
     final = final_estimator(model)
     kind = getattr(final, "_estimator_type", None)
     tags = getattr(final, "__sklearn_tags__", None)
     if tags is not None:
-        try:
+        with contextlib.suppress(Exception):
             kind = tags().estimator_type or kind
-        except Exception:
-            pass
     plan: list[tuple[str, str, str]] = []
+    if _selects_features(final) and hasattr(model, "transform"):
+        # RFE and friends: skl2onnx converts the selection, not the inner estimator.
+        return [(names[0], "transform", "numeric")]
     if kind in ("classifier", "clusterer", "outlier_detector") and hasattr(model, "predict"):
         plan.append((names[0], "predict", "label"))
         order = {
@@ -109,7 +117,15 @@ def _align(expected: Any, got: Any) -> Any:
     if got.shape == expected.shape:
         return got
     if expected.ndim == 1 and got.ndim == 2 and got.shape[1] == 2 and got.shape[0] == len(expected):
-        return got[:, 1]  # binary decision_function: onnx gives [-score, score]
+        # Binary decision_function: skl2onnx gives two columns, [-score, score] for linear
+        # models and [score, -score] for SVC; the one that carries scikit-learn's sign is
+        # the one to compare (and to use when serving).
+        import numpy as np
+
+        with np.errstate(all="ignore"):
+            first = np.nanmax(np.abs(got[:, 0] - expected)) if len(expected) else 0.0
+            second = np.nanmax(np.abs(got[:, 1] - expected)) if len(expected) else 0.0
+        return got[:, 0] if first < second else got[:, 1]
     if got.size == expected.size:
         return got.reshape(expected.shape)
     return None
@@ -294,7 +310,7 @@ def verify(
                     max_rel_diff=max_rel,
                 )
             )
-        for i in np.flatnonzero(bad):
+        for i in np.flatnonzero(bad).tolist():
             bad_any[i] = True
             if len(diffs) < MAX_ROWS_SHOWN:
                 got_value: Any = (

@@ -46,3 +46,16 @@ def allowed_options(alias: str | None) -> dict[str, Any]:
     converter = pool.get(alias)
     allowed = converter.get_allowed_options() if converter is not None else None
     return dict(allowed or {})
+
+
+def accepts_zipmap(est: Any) -> bool:
+    """Whether skl2onnx would accept ``zipmap`` for ``est``: the converter declares it *and*
+    the classifier parser handles it (LinearSVC's converter declares it, its parser does
+    not, and the conversion fails: the trap of a pipeline ending in LinearSVC)."""
+    from skl2onnx._parse import _parse_sklearn_classifier
+
+    _, parsers, _ = _tables()
+    alias = converter_for(est)
+    return (
+        "zipmap" in allowed_options(alias) and parsers.get(type(est)) is _parse_sklearn_classifier
+    )

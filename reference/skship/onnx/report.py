@@ -112,8 +112,10 @@ class VerificationReport(_Struct, frozen=True, kw_only=True, forbid_unknown_fiel
         """A few lines for people: per output the differences, then the differing rows."""
         lines = []
         for out in self.outputs:
-            if out.kind == "label":
+            if out.kind == "label" and out.label_agreement is not None:
                 detail = f"label agreement {out.label_agreement:.4f}"
+            elif out.max_abs_diff is None or out.max_rel_diff is None:
+                detail = "shapes differ"
             else:
                 detail = f"max abs diff {out.max_abs_diff:.3g}, max rel diff {out.max_rel_diff:.3g}"
             status = "ok" if out.ok else f"MISMATCH in {out.mismatched_rows} row(s)"

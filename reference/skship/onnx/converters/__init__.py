@@ -1,6 +1,11 @@
-"""Converters skship adds to skl2onnx's registry (imported by :mod:`skship.onnx.registry`
+"""Fixes and converters skship adds to skl2onnx (imported by :mod:`skship.onnx.registry`
 before any lookup, so ``check`` and ``convert`` both see them).
 
-None yet: the estimators skl2onnx 1.20 converts wrongly are flagged by
-:mod:`skship.onnx.check` and caught by verification instead.
+- :mod:`.trees`: scikit-learn trees send a missing value (NaN) left or right as learned
+  (``tree_.missing_go_to_left``); skl2onnx 1.20 always sends it right. The fix writes the
+  learned direction into ONNX's ``nodes_missing_value_tracks_true``.
 """
+
+from skship.onnx.converters import trees
+
+trees.install()
