@@ -40,7 +40,7 @@ def _docs(n: int, rng: np.random.Generator) -> list[str]:
 
 def build(cls: type) -> tuple[Any, Any]:
     """(fitted estimator, sample), or raise if it cannot be built on our data."""
-    from sklearn.base import is_classifier, is_regressor
+    from sklearn.base import is_regressor
     from sklearn.datasets import make_classification
     from sklearn.utils._test_common.instance_generator import _construct_instances
 
@@ -54,27 +54,37 @@ def build(cls: type) -> tuple[Any, Any]:
         n_samples=n, n_features=4, n_informative=3, n_redundant=0, random_state=0
     )
     X = X - X.min(axis=0) + 0.5  # non-negative for the naive Bayes and chi2 estimators
-    if tags.input_tags.string:
-        docs = _docs(n, rng)
-        fitted = est.fit(docs[:N_TRAIN], y[:N_TRAIN])
-        return fitted, docs[:N_TEST]
-    if not tags.input_tags.two_d_array:
-        raise ValueError("takes no 2-d array input (needs dicts, strings or 1-d labels)")
-    if tags.input_tags.categorical and tags.input_tags.positive_only:
-        X = np.floor(X)
     target: Any = y
     if is_regressor(est):
         target = X @ np.array([1.0, -2.0, 0.5, 3.0]) + rng.normal(size=n)
         if tags.target_tags.positive_only:
             target = np.abs(target) + 1.0
-        if tags.target_tags.multi_output and tags.target_tags.single_output is False:
-            target = np.column_stack([target, -target])
-    elif not is_classifier(est) and tags.target_tags.required:
-        target = y
-    elif not is_classifier(est) and not tags.target_tags.required:
-        target = None
-    fitted = est.fit(X[:N_TRAIN], None if target is None else target[:N_TRAIN])
-    return fitted, X[:N_TEST]
+    if tags.input_tags.categorical and tags.input_tags.positive_only:
+        X = np.floor(X)
+    if not tags.input_tags.two_d_array and tags.input_tags.one_d_array:
+        X = X[:, :1]
+    # The first way of fitting that works: the data as it is, then the variants some
+    # estimators need (two target columns, no target, documents).
+    attempts: list[tuple[Any, Any]] = [(X, target)]
+    if tags.target_tags.multi_output or not tags.target_tags.single_output:
+        attempts.insert(0, (X, np.column_stack([target, target[::-1]])))
+    attempts.append((X, None))
+    if tags.input_tags.string:
+        attempts.insert(0, (np.array(_docs(n, rng), dtype=object), y))
+    errors = []
+    for data, labels in attempts:
+        arrays = tags.input_tags.two_d_array or tags.input_tags.one_d_array
+        if not arrays and not (tags.input_tags.string and data.ndim == 1):
+            errors.append("takes no 2-d array input (needs dicts, images or labels)")
+            continue
+        train = list(data[:N_TRAIN]) if data.ndim == 1 else data[:N_TRAIN]
+        try:
+            fitted = est.fit(train, None if labels is None else labels[:N_TRAIN])
+        except Exception as err:
+            errors.append(f"{type(err).__name__}: {err}")
+            continue
+        return fitted, list(data[:N_TEST]) if data.ndim == 1 else data[:N_TEST]
+    raise ValueError(errors[-1] if errors else "cannot fit")
 
 
 def run_one(cls: type) -> dict[str, Any]:

@@ -135,11 +135,12 @@ def _trees_embedding(est: Any) -> list[Finding]:
 
 
 def _voting(est: Any) -> list[Finding]:
-    if est.voting == "soft" and est.flatten_transform:
+    if est.flatten_transform:
         return _error(
             "voting-flatten-transform",
-            "soft VotingClassifier with flatten_transform=True cannot be converted: set "
-            "flatten_transform=False (predictions are the same)",
+            "VotingClassifier with flatten_transform=True (the default) cannot be "
+            "converted: set flatten_transform=False (it changes transform only, not the "
+            "predictions)",
         )
     return []
 
