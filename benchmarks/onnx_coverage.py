@@ -66,7 +66,7 @@ def build(cls: type) -> tuple[Any, Any]:
     # The first way of fitting that works: the data as it is, then the variants some
     # estimators need (two target columns, no target, documents).
     attempts: list[tuple[Any, Any]] = [(X, target)]
-    if tags.target_tags.multi_output or not tags.target_tags.single_output:
+    if not tags.target_tags.single_output:
         attempts.insert(0, (X, np.column_stack([target, target[::-1]])))
     attempts.append((X, None))
     if tags.input_tags.string:

@@ -134,10 +134,16 @@ def _align(expected: Any, got: Any) -> Any:
 def _compare_labels(expected: Any, got: Any) -> Any:
     import numpy as np
 
-    expected, got = np.asarray(expected).ravel(), np.asarray(got).ravel()
+    rows = len(expected)
+    expected, got = np.asarray(expected).reshape(rows, -1), np.asarray(got)
+    if got.size != expected.size:
+        return np.ones(rows, dtype=bool)
+    got = got.reshape(rows, -1)
     if expected.dtype.kind in "biuf" and got.dtype.kind in "biuf":
-        return expected.astype(np.float64) != got.astype(np.float64)
-    return expected.astype(str) != got.astype(str)
+        differ = expected.astype(np.float64) != got.astype(np.float64)
+    else:
+        differ = expected.astype(str) != got.astype(str)
+    return differ.any(axis=1)
 
 
 def _compare_numbers(expected: Any, got: Any, rtol: float, atol: float) -> tuple[Any, float, float]:
