@@ -178,9 +178,13 @@ def test_tuned_threshold_is_flagged_and_refused(classification: Any) -> None:
     assert any(o.name == "label" and not o.ok for o in caught.value.report.outputs)
 
 
-def test_function_transformer_with_a_function_fails(classification: Any) -> None:
+def _halve(X: Any) -> Any:
+    return X / 2
+
+
+def test_function_transformer_with_a_python_function_fails(classification: Any) -> None:
     X, y = classification
-    model = Pipeline([("log", FunctionTransformer(np.abs)), ("clf", LogisticRegression())]).fit(
+    model = Pipeline([("log", FunctionTransformer(_halve)), ("clf", LogisticRegression())]).fit(
         X, y
     )
     report = check(model)
@@ -191,6 +195,20 @@ def test_function_transformer_with_a_function_fails(classification: Any) -> None
     with pytest.raises(OnnxConversionError) as caught:
         convert(model, X[:20])
     assert caught.value.code == "E-ONNX-CONVERT"
+
+
+@pytest.mark.parametrize("func", [np.log1p, np.sqrt, np.expm1, np.abs])
+def test_function_transformer_with_a_numpy_function_converts(
+    classification: Any, func: Any
+) -> None:
+    X, y = classification
+    X = np.abs(X)
+    model = Pipeline([("f", FunctionTransformer(func)), ("clf", LogisticRegression())]).fit(X, y)
+    assert check(model).outcome == "ok"
+    conversion = convert(model, X[:40])
+    assert conversion.verification.ok
+    label, _ = ort_run(conversion.onnx, {"input": X[100:].astype(np.float32)})
+    np.testing.assert_array_equal(label, model.predict(X[100:]))
 
 
 def test_missing_converter_is_named_with_its_path(classification: Any) -> None:

@@ -62,7 +62,9 @@ def _text_findings(est: Any) -> list[Finding]:
 
 
 def _function_transformer(est: Any) -> list[Finding]:
-    if est.func is None:
+    from skship.onnx.converters.function_transformer import UFUNCS, supported
+
+    if supported(est.func):
         return []
     name = getattr(est.func, "__name__", repr(est.func))
     return [
@@ -70,7 +72,8 @@ def _function_transformer(est: Any) -> list[Finding]:
             severity="error",
             code="function-transformer-func",
             message=f"FunctionTransformer(func={name}) cannot be converted: only the identity "
-            "(func=None) has a converter; write a converter for a custom transformer instead",
+            f"and the numpy functions {', '.join(sorted(UFUNCS))} have a converter; write a "
+            "custom transformer with its own converter instead",
         )
     ]
 
