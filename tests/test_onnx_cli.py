@@ -1,5 +1,5 @@
 """`skship onnx check` and `skship onnx convert`: exit codes, JSON that follows the
-schemas, files written only when verified. The real CLI in a subprocess."""
+schemas, files written only when verified."""
 
 from __future__ import annotations
 
@@ -18,8 +18,10 @@ from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from typer.testing import CliRunner
 
 import skship
+from skship.cli._app import build_app
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = ROOT / "schemas" / "onnx" / "1"
@@ -36,13 +38,18 @@ def _validate(name: str, data: object) -> None:
     assert not errors, errors[:5]
 
 
-def _skship(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from skship.cli import main; main()", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+class _Run:
+    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+def _skship(*args: str | Path) -> _Run:
+    """The real command, in this process (a subprocess per call would cost seconds of
+    imports); test_unreadable_input_exits_2 runs the console entry point for real."""
+    result = CliRunner().invoke(build_app(), [str(a) for a in args], prog_name="skship")
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return _Run(result.exit_code, result.stdout, result.stderr)
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +110,11 @@ def test_convert_writes_only_verified_models(files: dict[str, Path], tmp_path: P
 def test_unreadable_input_exits_2(tmp_path: Path) -> None:
     bad = tmp_path / "bad.skops"
     bad.write_bytes(b"not a model")
-    run = _skship("onnx", "check", bad)
+    run = subprocess.run(
+        [sys.executable, "-c", "from skship.cli import main; main()", "onnx", "check", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 2
     assert "E-CONTAINER-NOT-ZIP" in run.stderr
