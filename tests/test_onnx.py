@@ -20,6 +20,7 @@ from referencing import Registry, Resource
 from sklearn.compose import ColumnTransformer
 from sklearn.datasets import make_classification
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+from sklearn.dummy import DummyRegressor
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.kernel_ridge import KernelRidge
@@ -211,9 +212,22 @@ def test_function_transformer_with_a_numpy_function_converts(
     np.testing.assert_array_equal(label, model.predict(X[100:]))
 
 
+@pytest.mark.parametrize("kernel", ["linear", "rbf", "poly", "laplacian"])
+def test_kernel_ridge_converts(classification: Any, kernel: str) -> None:
+    X, y = classification
+    model = KernelRidge(kernel=kernel, alpha=1.0).fit(X, y.astype(float))
+    assert check(model).outcome == "ok"
+    conversion = convert(model, X[:40])  # float32, or float64 where float32 does not verify
+    dtype = np.float32 if conversion.inputs[0].type == "float" else np.float64
+    (got,) = ort_run(conversion.onnx, {"input": X[100:].astype(dtype)})
+    np.testing.assert_allclose(got.ravel(), model.predict(X[100:]), rtol=1e-3, atol=1e-3)
+    callable_kernel = KernelRidge(kernel=lambda a, b: float(a @ b)).fit(X[:30], y[:30])
+    assert check(callable_kernel).outcome == "fails"
+
+
 def test_missing_converter_is_named_with_its_path(classification: Any) -> None:
     X, y = classification
-    model = Pipeline([("scale", StandardScaler()), ("kr", KernelRidge())]).fit(X, y)
+    model = Pipeline([("scale", StandardScaler()), ("kr", DummyRegressor())]).fit(X, y)
     report = check(model)
     assert report.outcome == "fails"
     assert [(s.path, s.status) for s in report.steps if s.status != "ok"] == [

@@ -148,6 +148,17 @@ def _voting(est: Any) -> list[Finding]:
     return []
 
 
+def _kernel_ridge(est: Any) -> list[Finding]:
+    from skship.onnx.converters.kernel_ridge import KERNELS, supported
+
+    if supported(est):
+        return []
+    return _error(
+        "kernel-unsupported",
+        f"KernelRidge(kernel={est.kernel!r}) cannot be converted: only {', '.join(KERNELS)}",
+    )
+
+
 # Parameter rules, by class name. Each returns the findings for one estimator.
 RULES: dict[str, Callable[[Any], list[Finding]]] = {
     "CountVectorizer": _text_findings,
@@ -159,6 +170,7 @@ RULES: dict[str, Callable[[Any], list[Finding]]] = {
     "OneHotEncoder": _one_hot,
     "RandomTreesEmbedding": _trees_embedding,
     "VotingClassifier": _voting,
+    "KernelRidge": _kernel_ridge,
 }
 
 # Converters that exist but refuse or mis-convert the estimator whatever its parameters,
