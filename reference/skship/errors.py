@@ -7,6 +7,8 @@ tooling and conformance runners compare. Messages are for people and may change.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "CODES",
     "CardError",
@@ -18,6 +20,8 @@ __all__ = [
     "InvalidArgumentError",
     "LimitError",
     "PluginError",
+    "OnnxConversionError",
+    "OnnxVerificationError",
     "SchemaError",
     "SkshipError",
     "UnsupportedProtocolError",
@@ -72,6 +76,11 @@ CODES: dict[str, str] = {
     "E-INVALID-ARGUMENT": "an argument to an API function is not valid (trusted=True, mmap "
     "without a path, an unknown compression, a malformed sample, ...)",
     "E-DEPENDENCY-MISSING": "an optional package the call needs is not installed",
+    # Issue 8 (ONNX): conversion and verification.
+    "E-ONNX-NO-CONVERTER": "a step of the model has no ONNX converter (skl2onnx or skship)",
+    "E-ONNX-CONVERT": "the ONNX converter refused the model or its parameters",
+    "E-ONNX-RUNTIME": "onnxruntime could not load or run the converted model",
+    "E-ONNX-MISMATCH": "onnxruntime and scikit-learn disagree beyond tolerance on verification rows",
     "E-INTERNAL": "an error without a more specific code; please report it",
     # issue 3: files from upstream skops (protocols 0-2)
     "E-UPSTREAM-NODE": "a node of an upstream skops file is malformed or disagrees with "
@@ -191,6 +200,29 @@ class InvalidArgumentError(SkshipError, TypeError):
     """An API function was called with an argument it cannot accept."""
 
     code = "E-INVALID-ARGUMENT"
+
+
+# Issue 8 (ONNX).
+class OnnxConversionError(SkshipError, ValueError):
+    """The model could not be converted to ONNX, or the result would not run.
+
+    ``code`` is ``E-ONNX-NO-CONVERTER``, ``E-ONNX-CONVERT`` or ``E-ONNX-RUNTIME``.
+    """
+
+    code = "E-ONNX-CONVERT"
+
+
+class OnnxVerificationError(SkshipError, ValueError):
+    """onnxruntime and scikit-learn disagree beyond tolerance (``E-ONNX-MISMATCH``).
+
+    ``report`` is the :class:`skship.onnx.VerificationReport` with the differing rows.
+    """
+
+    code = "E-ONNX-MISMATCH"
+
+    def __init__(self, message: str, report: Any) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 class VersionMismatchWarning(UserWarning):
