@@ -135,17 +135,30 @@ def _policy(trusted: Any) -> Any:
     return make_policy(trusted)
 
 
-def _read(buf: Any, trusted: Any, limits: Limits | None, verify: bool, copy: bool) -> Any:
+def _untrusted(doc: Any, found: Any, trusted: Any, policy: Any) -> list[str]:
+    if policy is None:
+        names: list[str] = _policy(trusted).untrusted(found.names)
+        return names
+    # A policy may trust a name at some paths only: judge every node where it is named.
+    from skship._tree import walk
+    from skship.policy import make_policy
+
+    uses = make_policy(policy, trusted).untrusted_uses(walk(doc, found.dtypes))
+    return sorted({u.name for u in uses})
+
+
+def _read(
+    buf: Any, trusted: Any, limits: Limits | None, verify: bool, copy: bool, policy: Any = None
+) -> Any:
     from skship.format.decoder import Builder, audit, decode_document
     from skship.format.nodes.sklearn_ import STATE_COPIED_BY_TYPE
     from skship.format.registry import generic_validators, validators
 
     limits = limits or DEFAULT_LIMITS
-    policy = _policy(trusted)
     pc = parse_container(buf, limits)
     doc = decode_document(pc.schema, limits)
     found = audit(doc, limits)
-    untrusted = policy.untrusted(found.names)
+    untrusted = _untrusted(doc, found, trusted, policy)
     if untrusted:
         raise UntrustedTypesError(untrusted)
     data: Any = b""
@@ -207,6 +220,7 @@ def loads(
     trusted: Iterable[Any] | None = None,
     limits: Limits | None = None,
     verify: bool = True,
+    policy: Any = None,
 ) -> Any:
     """Load an object from protocol-3 bytes.
 
@@ -214,10 +228,13 @@ def loads(
     must be in the default trusted set or in ``trusted`` (names, types or functions),
     else :class:`skship.errors.UntrustedTypesError` is raised and nothing is built.
     ``verify`` checks the data section's sha256 (on a second core, while building).
+    ``policy``: a :class:`skship.policy.Policy` or the path of a TOML policy file, which
+    can also trust names by module or only at a path of the model (as ``skship audit
+    --policy`` does); ``trusted`` names are added to it.
     """
     # One copy of the data section, so arrays are writable (as pickle's are) and later
     # writes to a caller's buffer cannot reach them.
-    return _read(data, trusted, limits, verify, copy=True)
+    return _read(data, trusted, limits, verify, copy=True, policy=policy)
 
 
 def load(
@@ -227,6 +244,7 @@ def load(
     mmap: bool = False,
     limits: Limits | None = None,
     verify: bool = True,
+    policy: Any = None,
 ) -> Any:
     """Load an object from a path or binary file. See :func:`loads`.
 
@@ -240,9 +258,9 @@ def load(
         with open(file, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             if size == 0:
-                return _read(b"", trusted, limits, verify, copy=True)
+                return _read(b"", trusted, limits, verify, copy=True, policy=policy)
             mm = _mmap.mmap(f.fileno(), 0, access=_mmap.ACCESS_COPY)
-        return _read(mm, trusted, limits, verify, copy=False)
+        return _read(mm, trusted, limits, verify, copy=False, policy=policy)
     if isinstance(file, str | os.PathLike):
         with open(file, "rb") as f:
             buf = bytearray(os.fstat(f.fileno()).st_size)
@@ -251,7 +269,7 @@ def load(
     else:
         buf = bytearray(file.read())
     # The buffer is ours alone: arrays are writable views of it, with no second copy.
-    return _read(buf, trusted, limits, verify, copy=False)
+    return _read(buf, trusted, limits, verify, copy=False, policy=policy)
 
 
 def get_untrusted_types(

@@ -15,10 +15,13 @@ __all__ = [
     "IntegrityError",
     "InvalidArgumentError",
     "LimitError",
+    "PickleScanError",
+    "PolicyError",
     "SchemaError",
     "SkshipError",
     "UnsupportedProtocolError",
     "UnsupportedTypeError",
+    "UntrustedGlobalsError",
     "UntrustedTypesError",
     "ValidationError",
     "VersionMismatchWarning",
@@ -70,6 +73,11 @@ CODES: dict[str, str] = {
     "without a path, an unknown compression, a malformed sample, ...)",
     "E-DEPENDENCY-MISSING": "an optional package the call needs is not installed",
     "E-INTERNAL": "an error without a more specific code; please report it",
+    # issue 4: command-line tools (audit policies, pickle conversion)
+    "E-POLICY-INVALID": "a trust policy file is not TOML or does not follow the policy schema",
+    "E-CONVERT-UNTRUSTED-GLOBAL": "a pickle would import globals that are not trusted",
+    "E-CONVERT-PICKLE": "a pickle cannot be scanned statically (malformed, computed "
+    "globals, persistent ids, extension codes or out-of-band buffers)",
 }
 
 
@@ -147,6 +155,32 @@ class UntrustedTypesError(FormatError):
             f"the file names {len(self.types)} untrusted type(s): {listed}. "
             "Inspect them with skship.get_untrusted_types(file); if you trust them, "
             "pass trusted=[...] with exactly those names."
+        )
+
+
+class PolicyError(SkshipError, ValueError):
+    """A trust policy (file or argument) is malformed."""
+
+    code = "E-POLICY-INVALID"
+
+
+class PickleScanError(FormatError):
+    """A pickle that cannot be listed statically is refused before anything is unpickled."""
+
+    code = "E-CONVERT-PICKLE"
+
+
+class UntrustedGlobalsError(FormatError):
+    """A pickle would import globals that are not trusted. Nothing was unpickled."""
+
+    code = "E-CONVERT-UNTRUSTED-GLOBAL"
+
+    def __init__(self, names: list[str]) -> None:
+        self.types = sorted(set(names))
+        super().__init__(
+            f"the pickle would import {len(self.types)} untrusted global(s): "
+            f"{', '.join(self.types)}. List them with skship.conversion.scan_pickle(file); "
+            "if you trust them, pass them with --trust NAME (trusted=[...])."
         )
 
 
