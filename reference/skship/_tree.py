@@ -160,7 +160,7 @@ def walk(doc: S.Document, dtypes: list[Any] | None = None) -> list[Entry]:
             e.has_value = True
             continue
         e.node = t.__struct_config__.tag  # type: ignore[attr-defined]
-        e.id = getattr(v, "id", None)
+        e.id = getattr(v, "id", None) if t is not S.Ref else None
         if e.id is not None:
             id_path[e.id] = e.path
         naming = _KIND_OF_NAME.get(t)

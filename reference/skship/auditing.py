@@ -60,7 +60,7 @@ def _audit_one(source: Source, pol: Policy, limits: Limits | None) -> dict[str, 
         out.update(
             loads=False,
             untrusted=[],
-            error={"code": "E-INVALID-ARGUMENT", "message": f"cannot read the file: {exc}"},
+            error={"code": "E-FILE-UNREADABLE", "message": f"cannot read the file: {exc}"},
         )
         return out
     uses = pol.untrusted_uses(entries)

@@ -74,6 +74,8 @@ CODES: dict[str, str] = {
     "E-DEPENDENCY-MISSING": "an optional package the call needs is not installed",
     "E-INTERNAL": "an error without a more specific code; please report it",
     # issue 4: command-line tools (audit policies, pickle conversion)
+    "E-FILE-UNREADABLE": "a file named on the command line cannot be read (missing, a "
+    "folder, no permission)",
     "E-POLICY-INVALID": "a trust policy file is not TOML or does not follow the policy schema",
     "E-CONVERT-UNTRUSTED-GLOBAL": "a pickle would import globals that are not trusted",
     "E-CONVERT-PICKLE": "a pickle cannot be scanned statically (malformed, computed "

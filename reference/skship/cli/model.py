@@ -53,7 +53,7 @@ def _errors(func: F) -> F:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(EXIT_ERROR) from None
         except OSError as exc:
-            typer.echo(f"error: [E-INVALID-ARGUMENT] {exc}", err=True)
+            typer.echo(f"error: [E-FILE-UNREADABLE] {exc}", err=True)
             raise typer.Exit(EXIT_ERROR) from None
 
     return wrapper  # type: ignore[return-value]
