@@ -172,6 +172,15 @@ def walk(doc: S.Document, dtypes: list[Any] | None = None) -> list[Entry]:
         def add(child: Any, seg: Segment, attr: bool = False) -> None:
             children.append((child, (*segs, seg), attr))  # noqa: B023
 
+        def add_item(i: int, n: int, k: Any, x: Any) -> None:
+            # a key that is not a scalar has no literal: name both by position
+            if type(k) in _SCALAR_NODE:
+                add(x, ("key", k))
+                return
+            at = ("index", i, n)
+            children.append((k, (*segs, ("attr", "keys()"), at), False))  # noqa: B023
+            children.append((x, (*segs, ("attr", "values()"), at), False))  # noqa: B023
+
         def seq(values: list[Any]) -> None:
             n = len(values)
             for i, c in enumerate(values):
@@ -187,11 +196,7 @@ def walk(doc: S.Document, dtypes: list[Any] | None = None) -> list[Entry]:
                 return
             n = len(node.items or ())
             for i, (k, x) in enumerate(node.items or ()):
-                if type(k) in _SCALAR_NODE:
-                    add(x, ("key", k))
-                else:
-                    add(k, ("attr", "keys()"))
-                    add(x, ("index", i, n))
+                add_item(i, n, k, x)
 
         if t is S.Ref:
             e.ref = v.id
@@ -245,12 +250,9 @@ def walk(doc: S.Document, dtypes: list[Any] | None = None) -> list[Entry]:
                 n = len(v.elems or ())
                 for i, c in enumerate(v.elems or ()):
                     add(c, ("index", i, n))
-                for k, x in v.items or ():
-                    if type(k) in _SCALAR_NODE:
-                        add(x, ("key", k))
-                    else:
-                        add(k, ("attr", "keys()"))
-                        add(x, ("attr", "values()"))
+                n = len(v.items or ())
+                for i, (k, x) in enumerate(v.items or ()):
+                    add_item(i, n, k, x)
         elif t is S.Partial:
             add(v.func, ("attr", "func"))
             n = len(v.args)

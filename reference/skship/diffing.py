@@ -180,7 +180,11 @@ def diff(a: Source, b: Source, *, limits: Limits | None = None) -> dict[str, Any
 
 
 def _same(a: Any, b: Any) -> bool:
-    return type(a) is type(b) and (a == b or (a != a and b != b))
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return repr(a) == repr(b)  # -0.0 differs from 0.0; nan equals nan
+    return bool(a == b)
 
 
 def _change(
