@@ -157,3 +157,18 @@ def test_inspect_follows_its_schema_and_agrees_with_load(x: Any) -> None:
         if n["node"] == "ref":
             assert n["ref"] in seen
         seen.add(n["path"])
+
+
+def test_inspect_reads_no_array_bytes(tmp_path: Path) -> None:
+    """Overwriting the whole data section changes nothing inspect reports."""
+    from skship.format.container import parse_container
+
+    path = tmp_path / "m.skops"
+    skship.dump(pipeline(), path)
+    blob = bytearray(path.read_bytes())
+    info = parse_container(bytes(blob), DEFAULT_LIMITS).data
+    assert info is not None
+    blob[info.start : info.start + info.csize] = b"\xff" * info.csize
+    assert skship.inspect(bytes(blob)) == skship.inspect(path.read_bytes())
+    with pytest.raises(skship.errors.IntegrityError):
+        skship.loads(bytes(blob))
