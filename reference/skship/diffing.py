@@ -220,13 +220,14 @@ def render(report: dict[str, Any], console: Any, limit: int | None = 200) -> Non
                 line = f"  [green]+ {escape(where)}[/green]: {escape(repr(d['b']))}"
             elif d["change"] == "removed":
                 line = f"  [red]- {escape(where)}[/red]: {escape(repr(d['a']))}"
+            elif d["change"] == "array" and d["a"] == d["b"]:
+                line = f"  [yellow]~ {escape(where)}[/yellow]: {escape(str(d['a']))}, "
+                line += f"{d.get('differing', '?')} of {d.get('elements', '?')} elements differ"
+                if "max_abs_diff" in d:
+                    line += f" (max |a-b| = {d['max_abs_diff']:.6g})"
             else:
-                line = f"  [yellow]~ {escape(where)}[/yellow]: {escape(repr(d['a']))} -> {escape(repr(d['b']))}"
-                if "differing" in d:
-                    line += f"  ({d['differing']} of {d['elements']} elements differ"
-                    if "max_abs_diff" in d:
-                        line += f", max |a-b| = {d['max_abs_diff']:.6g}"
-                    line += ")"
-            console.print(line)
+                a, b = escape(repr(d["a"])), escape(repr(d["b"]))
+                line = f"  [yellow]~ {escape(where)}[/yellow]: {a} -> {b}"
+            console.print(line, soft_wrap=True)
     if limit is not None and shown < total:
         console.print(f"... and {total - shown} more (use --json for all)")

@@ -201,6 +201,10 @@ def render(report: dict[str, Any], console: Any, max_depth: int | None = None) -
             stack.pop()
         depth = stack[-1][2] + 1
         if max_depth is not None and depth > max_depth:
+            holder = stack[-1][1]
+            if n.get("trusted") is False and not getattr(holder, "_skship_marked", False):
+                holder.label = f"{holder.label}  [bold red](holds UNTRUSTED names)[/bold red]"
+                holder._skship_marked = True
             continue
         branch = stack[-1][1].add(_label(n))
         stack.append((path, branch, depth))
