@@ -3,6 +3,7 @@ imports and no array bytes read."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from cli_helpers import assert_valid, pipeline, run, run_json
 from cli_models import MajorityClassifier
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import skship
 from skship.errors import UntrustedTypesError
@@ -172,3 +174,63 @@ def test_inspect_reads_no_array_bytes(tmp_path: Path) -> None:
     assert skship.inspect(bytes(blob)) == skship.inspect(path.read_bytes())
     with pytest.raises(skship.errors.IntegrityError):
         skship.loads(bytes(blob))
+
+
+def _mutate(doc: Any, path: list[Any], value: Any) -> Any:
+    """``doc`` with the JSON value at ``path`` under its root (indices into objects'
+    sorted keys and arrays, taken modulo their length) replaced by ``value``."""
+    import copy
+
+    doc = copy.deepcopy(doc)
+    parent, key = doc, "root"
+    node = doc["root"]
+    for step in path:
+        if isinstance(node, dict) and node:
+            key = sorted(node)[step % len(node)]
+        elif isinstance(node, list) and node:
+            key = step % len(node)
+        else:
+            break
+        parent, node = node, node[key]
+    parent[key] = value
+    return doc
+
+
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=5)
+    | st.sampled_from(["ndarray", "object", "ref", "list", "<f8", "t"]),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["t", "v", "id", "type", "data", "shape", "dtype", "state"]),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=150)
+@given(sst.values(), st.lists(st.integers(0, 50), min_size=1, max_size=8), _json_values)
+def test_hostile_documents_raise_only_format_errors(x: Any, path: list[int], value: Any) -> None:
+    import json
+
+    from craft import build
+
+    from skship.errors import FormatError
+
+    blob = skship.dumps(x)
+    pc = parse_container(blob, DEFAULT_LIMITS)
+    doc = _mutate(json.loads(pc.schema), path, value)
+    data = b""
+    if pc.data is not None:
+        data = bytes(memoryview(blob)[pc.data.start : pc.data.start + pc.data.csize])
+    hostile = build(doc, data)
+    for tool in (skship.inspect, skship.audit, lambda b: skship.diff(b, blob)):
+        with contextlib.suppress(FormatError):
+            tool(hostile)
