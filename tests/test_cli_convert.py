@@ -185,3 +185,33 @@ def test_folder_conversion(tmp_path: Path) -> None:
     assert (dst / "a.skops").is_file() and (dst / "sub" / "b.skops").is_file()
     assert not (dst / "sub" / "c.skops").exists()
     skship.load(dst / "sub" / "b.skops")
+
+
+def _zoo() -> tuple[dict[str, Any], Any, Any]:
+    from cli_helpers import data
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.neighbors import KNeighborsClassifier
+
+    X, y = data()
+    return (
+        {
+            "forest": RandomForestClassifier(n_estimators=3, random_state=np.random.RandomState(0)),
+            "hgb": HistGradientBoostingClassifier(max_iter=5, random_state=0),
+            "kdtree": KNeighborsClassifier(algorithm="kd_tree"),
+            "balltree": KNeighborsClassifier(algorithm="ball_tree"),
+        },
+        X,
+        y,
+    )
+
+
+@pytest.mark.parametrize("name", ["forest", "hgb", "kdtree", "balltree"])
+def test_common_models_convert_with_the_default_trust(tmp_path: Path, name: str) -> None:
+    models, X, y = _zoo()
+    model = models[name].fit(X, y)
+    src = tmp_path / "m.pkl"
+    src.write_bytes(pickle.dumps({"model": model, "rng": np.random.default_rng(3)}))
+    skship.convert(src, tmp_path / "m.skops")
+    back = skship.load(tmp_path / "m.skops")
+    np.testing.assert_array_equal(back["model"].predict(X), model.predict(X))
+    assert back["rng"].random() == np.random.default_rng(3).random()
