@@ -4,6 +4,7 @@ imports and no array bytes read."""
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -234,3 +235,23 @@ def test_hostile_documents_raise_only_format_errors(x: Any, path: list[int], val
     for tool in (skship.inspect, skship.audit, lambda b: skship.diff(b, blob)):
         with contextlib.suppress(FormatError):
             tool(hostile)
+
+
+def test_shell_completion_completes_commands_and_options() -> None:
+    import shutil
+
+    exe = shutil.which("skship")
+    assert exe is not None
+
+    def complete(words: str) -> list[str]:
+        env = {
+            **os.environ,
+            "COMP_WORDS": words,
+            "COMP_CWORD": str(len(words.split()) - (0 if words.endswith(" ") else 1)),
+            "_SKSHIP_COMPLETE": "complete_bash",
+        }
+        out = subprocess.run([exe], env=env, capture_output=True, text=True, check=True)
+        return out.stdout.split()
+
+    assert complete("skship au") == ["audit"]
+    assert "--policy" in complete("skship audit --p")
