@@ -47,6 +47,7 @@ class Entry:
     dtype: Any = None  # .npy descr of arrays and numpy scalars
     shape: list[int] | None = None
     data: tuple[int, int] | None = None  # (offset, length) into the data section
+    order: str | None = None  # "C" or "F" for arrays
     nbytes: int = 0  # data-section bytes of this node and everything under it
     id: int | None = None
     ref: int | None = None  # id this ref points to
@@ -214,6 +215,7 @@ def walk(doc: S.Document, dtypes: list[Any] | None = None) -> list[Entry]:
             e.shape = list(v.shape)
             e.data = (v.data[0], v.data[1])
             e.nbytes = v.data[1]
+            e.order = v.order
         elif t in (S.Bytes, S.ByteArray):
             e.data = (v.data[0], v.data[1])
             e.nbytes = v.data[1]

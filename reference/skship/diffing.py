@@ -55,40 +55,40 @@ def _summary(e: Entry) -> Any:
 
 
 def _array_change(ea: Entry, eb: Entry, da: Any, db: Any) -> dict[str, Any] | None:
+    """How two arrays of equal shape and dtype differ, element by element as stored
+    (C or Fortran order taken into account), or None when they hold the same bytes."""
     import numpy as np
+
+    from skship.format.decoder import parse_dtype
 
     assert ea.data is not None and eb.data is not None
     ra = memoryview(da)[ea.data[0] : ea.data[0] + ea.data[1]]
     rb = memoryview(db)[eb.data[0] : eb.data[0] + eb.data[1]]
-    if ra == rb:
+    if ra == rb and ea.order == eb.order:
         return None
-    out: dict[str, Any] = {}
-    try:
-        from skship.format.decoder import parse_dtype
+    dt = parse_dtype(ea.dtype)
+    shape = tuple(ea.shape or ())
+    n = math.prod(shape)
 
-        dt = parse_dtype(ea.dtype)
-        a = np.frombuffer(ra, dtype=dt)
-        b = np.frombuffer(rb, dtype=dt)
-        if dt.fields is None and dt.kind in "biufc":
-            differ = ~((a == b) | (np.isnan(a) & np.isnan(b)) if dt.kind in "fc" else (a == b))
-            out["differing"] = int(differ.sum())
-            if dt.kind in "fc" or dt.kind in "iu":
-                with np.errstate(all="ignore"):
-                    delta = np.abs(
-                        a.astype(np.complex128 if dt.kind == "c" else np.float64)
-                        - b.astype(np.complex128 if dt.kind == "c" else np.float64)
-                    )
-                finite = delta[np.isfinite(delta)]
-                if finite.size:
-                    out["max_abs_diff"] = float(finite.max())
-        else:
-            itemsize = max(dt.itemsize, 1)
-            out["differing"] = sum(
-                ra[i : i + itemsize] != rb[i : i + itemsize] for i in range(0, len(ra), itemsize)
-            )
-    except Exception:  # an unusual dtype: report the difference without details
-        pass
-    out["elements"] = math.prod(ea.shape or ())
+    def logical(raw: memoryview, order: Any) -> Any:
+        flat = np.frombuffer(raw, dtype=dt, count=n)
+        return np.ascontiguousarray(flat.reshape(shape, order=order)).reshape(-1)
+
+    a, b = logical(ra, ea.order), logical(rb, eb.order)
+    out: dict[str, Any] = {"elements": n}
+    if dt.itemsize:
+        ua = a.view(np.uint8).reshape(n, dt.itemsize)
+        ub = b.view(np.uint8).reshape(n, dt.itemsize)
+        out["differing"] = int((ua != ub).any(axis=1).sum())
+        if out["differing"] == 0:
+            return None
+    if dt.fields is None and dt.kind in "iufc":
+        wide = np.complex128 if dt.kind == "c" else np.float64
+        with np.errstate(all="ignore"):
+            delta = np.abs(a.astype(wide) - b.astype(wide))
+        finite = delta[np.isfinite(delta)]
+        if finite.size:
+            out["max_abs_diff"] = float(finite.max())
     return out
 
 
