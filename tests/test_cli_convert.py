@@ -12,7 +12,7 @@ from typing import Any
 import joblib
 import numpy as np
 import pytest
-from cli_helpers import pipeline, run, run_json
+from cli_helpers import assert_valid, pipeline, run, run_json
 from cli_models import MajorityClassifier
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -88,6 +88,7 @@ def test_joblib_files_convert(tmp_path: Path, compress: Any) -> None:
     assert "sklearn.preprocessing._encoders.OneHotEncoder" in names
     out = tmp_path / "m.skops"
     report = skship.convert(src, out)
+    assert_valid("convert", report)
     assert {g["name"] for g in report["globals"]} == names
     back = skship.load(out)
     X = np.random.default_rng(1).normal(size=(5, 4))
@@ -127,6 +128,7 @@ def test_a_malicious_pickle_never_runs(tmp_path: Path) -> None:
     with pytest.raises(UntrustedGlobalsError):
         skship.convert(src, tmp_path / "evil.skops")
     code, listed = run_json("convert", src, "--list", "--json")
+    assert_valid("convert", listed)
     assert code == 1 and any(not g["trusted"] for g in listed["globals"])
     assert not (tmp_path / "pwned").exists()
 
@@ -178,6 +180,7 @@ def test_folder_conversion(tmp_path: Path) -> None:
     (src / "sub" / "c.pkl").write_bytes(pickle.dumps(MajorityClassifier()))
     (src / "notes.txt").write_text("not a model")
     code, report = run_json("convert", src, dst, "--json")
+    assert_valid("convert", report)
     assert code == 1  # c.pkl was refused; the others were converted
     by_name = {Path(f["source"]).name: f for f in report["files"]}
     assert set(by_name) == {"a.joblib", "b.pkl", "c.pkl"}

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import skops.io as sio
-from cli_helpers import data, pipeline, run
+from cli_helpers import assert_valid, data, pipeline, run
 from cli_models import MajorityClassifier
 
 import skship
@@ -89,6 +89,7 @@ def test_upgrade_of_a_protocol_3_file_resaves_it(tmp_path: Path) -> None:
     src, out = tmp_path / "a.skops", tmp_path / "b.skops"
     skship.dump(pipeline(), src)
     report = skship.upgrade(src, out)
+    assert_valid("convert", report)
     assert report["protocol_from"] == 3 and skship.diff(src, out)["same"]
     with pytest.raises(UntrustedTypesError):
         skship.dump(pipeline(last=MajorityClassifier()), src)
