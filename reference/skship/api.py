@@ -135,16 +135,18 @@ def _policy(trusted: Any) -> Any:
     return make_policy(trusted)
 
 
-def _untrusted(doc: Any, found: Any, trusted: Any, policy: Any) -> list[str]:
+def _trust_judge(trusted: Any, policy: Any) -> Any:
+    """A function (doc, audit) -> untrusted names. Built before the file is read, so a
+    bad ``trusted=`` or policy is reported before anything about the file."""
     if policy is None:
-        names: list[str] = _policy(trusted).untrusted(found.names)
-        return names
+        names_policy = _policy(trusted)
+        return lambda doc, found: names_policy.untrusted(found.names)
     # A policy may trust a name at some paths only: judge every node where it is named.
     from skship._tree import walk
     from skship.policy import make_policy
 
-    uses = make_policy(policy, trusted).untrusted_uses(walk(doc, found.dtypes))
-    return sorted({u.name for u in uses})
+    full = make_policy(policy, trusted)
+    return lambda doc, found: sorted({u.name for u in full.untrusted_uses(walk(doc, found.dtypes))})
 
 
 def _read(
@@ -155,10 +157,11 @@ def _read(
     from skship.format.registry import generic_validators, validators
 
     limits = limits or DEFAULT_LIMITS
+    judge = _trust_judge(trusted, policy)
     pc = parse_container(buf, limits)
     doc = decode_document(pc.schema, limits)
     found = audit(doc, limits)
-    untrusted = _untrusted(doc, found, trusted, policy)
+    untrusted = judge(doc, found)
     if untrusted:
         raise UntrustedTypesError(untrusted)
     data: Any = b""
