@@ -158,13 +158,29 @@ def _policy(trusted: Any) -> Any:
     return make_policy(trusted)
 
 
-def _read(buf: Any, trusted: Any, limits: Limits | None, verify: bool, copy: bool) -> Any:
+def _trust_judge(trusted: Any, policy: Any) -> Any:
+    """A function (doc, audit) -> untrusted names. Built before the file is read, so a
+    bad ``trusted=`` or policy is reported before anything about the file."""
+    if policy is None:
+        names_policy = _policy(trusted)
+        return lambda doc, found: names_policy.untrusted(found.names)
+    # A policy may trust a name at some paths only: judge every node where it is named.
+    from skship._tree import walk
+    from skship.policy import make_policy
+
+    full = make_policy(policy, trusted)
+    return lambda doc, found: sorted({u.name for u in full.untrusted_uses(walk(doc, found.dtypes))})
+
+
+def _read(
+    buf: Any, trusted: Any, limits: Limits | None, verify: bool, copy: bool, policy: Any = None
+) -> Any:
     from skship.format.decoder import Builder, audit, decode_document
     from skship.format.nodes.sklearn_ import STATE_COPIED_BY_TYPE
     from skship.format.registry import generic_validators, validators
 
     limits = limits or DEFAULT_LIMITS
-    policy = _policy(trusted)
+    judge = _trust_judge(trusted, policy)
     pc: ParsedContainer | None
     try:
         pc = parse_container(buf, limits)
@@ -177,7 +193,7 @@ def _read(buf: Any, trusted: Any, limits: Limits | None, verify: bool, copy: boo
     else:
         doc = decode_document(pc.schema, limits)
     found = audit(doc, limits)
-    untrusted = policy.untrusted(found.names)
+    untrusted = judge(doc, found)
     if untrusted:
         raise UntrustedTypesError(untrusted)
     verifier = None
@@ -256,6 +272,7 @@ def loads(
     trusted: Iterable[Any] | None = None,
     limits: Limits | None = None,
     verify: bool = True,
+    policy: Any = None,
 ) -> Any:
     """Load an object from protocol-3 bytes (or a file written by upstream skops,
     protocols 0 to 2, which gets exactly the same checks).
@@ -264,10 +281,13 @@ def loads(
     must be in the default trusted set or in ``trusted`` (names, types or functions),
     else :class:`skship.errors.UntrustedTypesError` is raised and nothing is built.
     ``verify`` checks the data section's sha256 (on a second core, while building).
+    ``policy``: a :class:`skship.policy.Policy` or the path of a TOML policy file, which
+    can also trust names by module or only at a path of the model (as ``skship audit
+    --policy`` does); ``trusted`` names are added to it.
     """
     # One copy of the data section, so arrays are writable (as pickle's are) and later
     # writes to a caller's buffer cannot reach them.
-    return _read(data, trusted, limits, verify, copy=True)
+    return _read(data, trusted, limits, verify, copy=True, policy=policy)
 
 
 def load(
@@ -277,6 +297,7 @@ def load(
     mmap: bool = False,
     limits: Limits | None = None,
     verify: bool = True,
+    policy: Any = None,
 ) -> Any:
     """Load an object from a path or binary file. See :func:`loads`.
 
@@ -290,9 +311,9 @@ def load(
         with open(file, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             if size == 0:
-                return _read(b"", trusted, limits, verify, copy=True)
+                return _read(b"", trusted, limits, verify, copy=True, policy=policy)
             mm = _mmap.mmap(f.fileno(), 0, access=_mmap.ACCESS_COPY)
-        return _read(mm, trusted, limits, verify, copy=False)
+        return _read(mm, trusted, limits, verify, copy=False, policy=policy)
     if isinstance(file, str | os.PathLike):
         with open(file, "rb") as f:
             buf = bytearray(os.fstat(f.fileno()).st_size)
@@ -301,7 +322,7 @@ def load(
     else:
         buf = bytearray(file.read())
     # The buffer is ours alone: arrays are writable views of it, with no second copy.
-    return _read(buf, trusted, limits, verify, copy=False)
+    return _read(buf, trusted, limits, verify, copy=False, policy=policy)
 
 
 def get_untrusted_types(

@@ -22,10 +22,13 @@ __all__ = [
     "PluginError",
     "OnnxConversionError",
     "OnnxVerificationError",
+    "PickleScanError",
+    "PolicyError",
     "SchemaError",
     "SkshipError",
     "UnsupportedProtocolError",
     "UnsupportedTypeError",
+    "UntrustedGlobalsError",
     "UntrustedTypesError",
     "ValidationError",
     "VersionMismatchWarning",
@@ -103,6 +106,13 @@ CODES: dict[str, str] = {
     "unclosed code fence inside content, a line break in a title, ...)",
     "E-HUB-REQUEST": "the Hub refused a request or could not be reached",
     "E-HUB-REPO-CONTENT": "a Hub repository lacks the model file or config.json, or they disagree",
+    # issue 4: command-line tools (audit policies, pickle conversion)
+    "E-FILE-UNREADABLE": "a file named on the command line cannot be read (missing, a "
+    "folder, no permission)",
+    "E-POLICY-INVALID": "a trust policy file is not TOML or does not follow the policy schema",
+    "E-CONVERT-UNTRUSTED-GLOBAL": "a pickle would import globals that are not trusted",
+    "E-CONVERT-PICKLE": "a pickle cannot be scanned statically (malformed, computed "
+    "globals, persistent ids, extension codes or out-of-band buffers)",
 }
 
 
@@ -187,6 +197,32 @@ class UntrustedTypesError(FormatError):
             f"the file names {len(self.types)} untrusted type(s): {listed}. "
             "Inspect them with skship.get_untrusted_types(file); if you trust them, "
             "pass trusted=[...] with exactly those names."
+        )
+
+
+class PolicyError(SkshipError, ValueError):
+    """A trust policy (file or argument) is malformed."""
+
+    code = "E-POLICY-INVALID"
+
+
+class PickleScanError(FormatError):
+    """A pickle that cannot be listed statically is refused before anything is unpickled."""
+
+    code = "E-CONVERT-PICKLE"
+
+
+class UntrustedGlobalsError(FormatError):
+    """A pickle would import globals that are not trusted. Nothing was unpickled."""
+
+    code = "E-CONVERT-UNTRUSTED-GLOBAL"
+
+    def __init__(self, names: list[str]) -> None:
+        self.types = sorted(set(names))
+        super().__init__(
+            f"the pickle would import {len(self.types)} untrusted global(s): "
+            f"{', '.join(self.types)}. List them with skship.conversion.scan_pickle(file); "
+            "if you trust them, pass them with --trust NAME (trusted=[...])."
         )
 
 
