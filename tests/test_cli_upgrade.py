@@ -3,7 +3,6 @@ upgrade read them through skship.format.upstream (issue 3), trusting only the ca
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -13,11 +12,9 @@ from cli_helpers import assert_valid, data, pipeline, run
 from cli_models import MajorityClassifier
 
 import skship
-from skship.errors import UnsupportedProtocolError, UntrustedTypesError
+from skship.errors import UntrustedTypesError
 
 CUSTOM = "cli_models.MajorityClassifier"
-HAS_READER = importlib.util.find_spec("skship.format.upstream") is not None
-needs_reader = pytest.mark.xfail(strict=True, reason="needs the protocol 0-2 reader from issue 3")
 
 
 @pytest.fixture(scope="module")
@@ -34,15 +31,6 @@ def upstream_custom(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.mark.skipif(HAS_READER, reason="the protocol 0-2 reader is installed")
-def test_without_the_reader_upstream_files_are_named_as_such(upstream: Path) -> None:
-    with pytest.raises(UnsupportedProtocolError, match="upstream skops file of protocol"):
-        skship.inspect(upstream)
-    result = run("audit", upstream)
-    assert result.exit_code == 3 and "E-PROTOCOL-UNSUPPORTED" in result.stdout
-
-
-@needs_reader
 def test_inspect_upstream(upstream: Path) -> None:
     report = skship.inspect(upstream)
     assert report["protocol"] in (0, 1, 2)
@@ -52,7 +40,6 @@ def test_inspect_upstream(upstream: Path) -> None:
     assert report["loads"]
 
 
-@needs_reader
 def test_audit_upstream_trusts_only_the_caller(upstream_custom: Path) -> None:
     report = skship.audit(upstream_custom)
     assert not report["ok"]
@@ -61,7 +48,6 @@ def test_audit_upstream_trusts_only_the_caller(upstream_custom: Path) -> None:
     assert skship.audit(upstream_custom, trusted=[CUSTOM])["ok"]
 
 
-@needs_reader
 def test_upgrade_writes_protocol_3(upstream: Path, tmp_path: Path) -> None:
     out = tmp_path / "new.skops"
     result = run("upgrade", upstream, out)
@@ -74,7 +60,6 @@ def test_upgrade_writes_protocol_3(upstream: Path, tmp_path: Path) -> None:
     assert skship.inspect(out)["protocol"] == 3
 
 
-@needs_reader
 def test_upgrade_refuses_untrusted_names(upstream_custom: Path, tmp_path: Path) -> None:
     out = tmp_path / "new.skops"
     with pytest.raises(UntrustedTypesError):
