@@ -4,7 +4,11 @@ Trains Pipeline(StandardScaler, HistGradientBoostingClassifier) on the breast ca
 dataset that ships with scikit-learn (no download), saves it with skship, audits the
 file, loads it, checks that every prediction method gives identical output, and prints
 file size and save/load times next to pickle protocol 5 (median of repeated runs, both
-measured in the same run). Exits with status 1 if anything does not match.
+measured in the same run). Then the later stages run on the same model: a model card
+with plots, validated offline (examples/demo_card.py); an ONNX conversion, checked,
+converted and verified against scikit-learn (examples/demo_onnx.py); and the model
+served over HTTP and queried in two formats (examples/demo_serve.py). Exits with status
+1 if anything does not match or any stage fails.
 
 Run it with `make demo`, or `uv run python examples/demo.py [--quick]`.
 """
@@ -55,6 +59,7 @@ class Report:
     checked_methods: tuple[str, ...] = ()
     test_accuracy: float = 0.0
     failures: list[str] | None = None
+    stages: list[tuple[str, list[str], float]] | None = None
 
 
 def median_seconds(run: Callable[[], Any], repeats: int) -> float:
@@ -149,7 +154,32 @@ def run(quick: bool, repeats: int, workdir: Path) -> Report:
     report.checked_methods = tuple(checked)
     report.failures.extend(failures)
     report.test_accuracy = float(loaded.score(X_test, y_test))
+    if not report.failures:
+        run_stages(report, model, skship_path, X_test, y_test, workdir)
     return report
+
+
+def run_stages(
+    report: Report, model: Any, model_path: Path, X_test: Any, y_test: Any, workdir: Path
+) -> None:
+    """The later issues' stages, each in its own module next to this file."""
+    import demo_card
+    import demo_onnx
+
+    assert report.failures is not None
+    report.stages = []
+    stages: list[tuple[str, Callable[[], list[str]]]] = [
+        ("model card", lambda: demo_card.stage(model, X_test, y_test, workdir)),
+        ("onnx", lambda: demo_onnx.stage(model, X_test, y_test, workdir)),
+    ]
+    for name, stage in stages:
+        start = time.perf_counter()
+        try:
+            lines = stage()
+        except Exception as exc:  # a failed stage is reported; the others still run
+            report.failures.append(f"{name} stage: {type(exc).__name__}: {exc}")
+            lines = []
+        report.stages.append((name, lines, time.perf_counter() - start))
 
 
 def ratio(a: float, b: float) -> str:
@@ -201,6 +231,11 @@ def print_report(report: Report, repeats: int) -> None:
             f"predictions: {', '.join(report.checked_methods)} identical after loading; "
             f"test accuracy {report.test_accuracy:.3f}"
         )
+    for name, lines, seconds in report.stages or []:
+        print()
+        print(f"[{name}] ({seconds:.1f} s)")
+        for line in lines:
+            print(f"  {line}")
 
 
 def main(argv: list[str] | None = None) -> int:
