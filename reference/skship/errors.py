@@ -69,6 +69,24 @@ CODES: dict[str, str] = {
     "E-INVALID-ARGUMENT": "an argument to an API function is not valid (trusted=True, mmap "
     "without a path, an unknown compression, a malformed sample, ...)",
     "E-DEPENDENCY-MISSING": "an optional package the call needs is not installed",
+    # Serving (issue 9): a request the server refuses; each maps to one HTTP 4xx status.
+    "E-SERVE-BAD-REQUEST": "the request body cannot be parsed in its content type (bad JSON, "
+    "CSV, Arrow, npy, binary framing)",
+    "E-SERVE-CONTENT-TYPE": "the request's content type (or Accept) is not one the endpoint serves",
+    "E-SERVE-PAYLOAD-TOO-LARGE": "the body, or the rows or cells it holds, exceed the server's limits",
+    "E-SERVE-NOT-FOUND": "no model, version or route has that name",
+    "E-SERVE-METHOD": "the route exists but not for this HTTP method",
+    "E-SERVE-COLUMN-MISSING": "a column (input) the model's signature needs is absent",
+    "E-SERVE-COLUMN-UNKNOWN": "a column (input) the model's signature does not have is present",
+    "E-SERVE-DTYPE": "a value cannot be converted to its column's dtype, or an OIP datatype is "
+    "unknown or disagrees with the data",
+    "E-SERVE-SHAPE": "a tensor's shape disagrees with its data or with the model's signature, or "
+    "columns have different lengths",
+    "E-SERVE-CATEGORY": "a categorical column holds a value outside its recorded categories",
+    "E-SERVE-VALUE": "a value is missing or not finite where the model cannot accept it",
+    "E-SERVE-OUTPUT-UNKNOWN": "the request asks for an output the model does not have",
+    "E-SERVE-PREDICT": "the model refused a request that passed the signature checks",
+    "E-SERVE-NOT-READY": "the model is not loaded (yet) or the server is shutting down",
     "E-INTERNAL": "an error without a more specific code; please report it",
 }
 
