@@ -227,7 +227,6 @@ def _oip_infer(
     media: str,
     params: dict[str, str],
     header_length: str | None,
-    request_id: str,
 ) -> Response:
     limits = server.limits
     binary_out: set[str] = set()
