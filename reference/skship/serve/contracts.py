@@ -114,7 +114,7 @@ class Output:
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "datatype": self.datatype, "shape": [*self.shape]}
         if self.labels is not None:
-            out["parameters"] = {"labels": list(self.labels)}
+            out["labels"] = list(self.labels)
         return out
 
 
