@@ -26,6 +26,7 @@ LEVELS = ("core", "recommended", "optional:tabular", "optional:sagemaker", "opti
 SINCE = "1.0"
 COLUMNS = ("sepal_length", "sepal_width", "petal_length", "petal_width")
 ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5]]
+FLAT = [v for row in ROWS for v in row]
 SCHEMA_BASE = "https://skship.dev/schemas/serving/1/"
 
 
@@ -103,7 +104,7 @@ def build_cases(model: Any) -> list[dict[str, Any]]:
     predict = model.predict(X).tolist()
     proba = model.predict_proba(X).round(12).tolist()
     infer = "/v2/models/{model}/infer"
-    matrix = {"name": "input-0", "datatype": "FP64", "shape": [3, 4], "data": sum(ROWS, [])}
+    matrix = {"name": "input-0", "datatype": "FP64", "shape": [3, 4], "data": FLAT}
     columns = [
         {"name": c, "datatype": "FP64", "shape": [3], "data": [r[j] for r in ROWS]}
         for j, c in enumerate(COLUMNS)
@@ -165,11 +166,7 @@ def build_cases(model: Any) -> list[dict[str, Any]]:
             "core",
             _post_json(
                 infer,
-                {
-                    "inputs": [
-                        {**matrix, "datatype": "FP32", "data": np.float32(sum(ROWS, [])).tolist()}
-                    ]
-                },
+                {"inputs": [{**matrix, "datatype": "FP32", "data": np.float32(FLAT).tolist()}]},
             ),
             ok,
         ),
@@ -433,7 +430,7 @@ def build_cases(model: Any) -> list[dict[str, Any]]:
 
 
 def _binary_request(path: str, *, binary_output: bool) -> dict[str, Any]:
-    raw = struct.pack(f"<{len(ROWS) * 4}d", *sum(ROWS, []))
+    raw = struct.pack(f"<{len(ROWS) * 4}d", *FLAT)
     header: dict[str, Any] = {
         "inputs": [
             {
@@ -611,13 +608,14 @@ def _judge(
             return f"answer does not follow {exp['schema']}.schema.json: {errors[0].message}"
     if "json" in exp and obj != exp["json"]:
         return f"answer {obj} != {exp['json']}"
-    if "code" in exp and obj.get("code") != exp["code"]:
-        return f"error code {obj.get('code')!r}, expected {exp['code']}"
-    if "message_contains" in exp and exp["message_contains"] not in obj.get("error", ""):
+    fields: dict[str, Any] = obj if isinstance(obj, dict) else {}
+    if "code" in exp and fields.get("code") != exp["code"]:
+        return f"error code {fields.get('code')!r}, expected {exp['code']}"
+    if "message_contains" in exp and exp["message_contains"] not in str(fields.get("error", "")):
         return f"the error message does not name {exp['message_contains']!r}"
-    outputs = (
-        {o["name"]: o for o in (obj or {}).get("outputs", [])} if isinstance(obj, dict) else {}
-    )
+    outputs = {
+        o["name"]: o for o in fields.get("outputs", []) if isinstance(o, dict) and "name" in o
+    }
     for name, want in exp.get("outputs", {}).items():
         if name not in outputs or outputs[name].get("data") != want:
             return f"output {name}: {outputs.get(name, {}).get('data')} != {want}"
