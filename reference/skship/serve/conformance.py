@@ -166,7 +166,15 @@ def build_cases(model: Any) -> list[dict[str, Any]]:
             "core",
             _post_json(
                 infer,
-                {"inputs": [{**matrix, "datatype": "FP32", "data": np.float32(FLAT).tolist()}]},
+                {
+                    "inputs": [
+                        {
+                            **matrix,
+                            "datatype": "FP32",
+                            "data": np.asarray(FLAT, dtype=np.float32).tolist(),
+                        }
+                    ]
+                },
             ),
             ok,
         ),
@@ -544,7 +552,7 @@ def _send(
 
 
 def _validator(name: str, schema_dir: Path) -> Any:
-    import jsonschema
+    import jsonschema  # type: ignore[import-untyped]
     from referencing import Registry, Resource
 
     resources = []
