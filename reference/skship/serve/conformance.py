@@ -410,7 +410,11 @@ def build_cases(model: Any) -> list[dict[str, Any]]:
             "optional:sagemaker",
             {
                 **_post_raw("/invocations", _csv(header=False), "text/csv"),
-                "headers": {"Content-Type": "text/csv", "Accept": "text/csv"},
+                "headers": {
+                    "Content-Type": "text/csv",
+                    "Accept": "text/csv",
+                    "X-Amzn-SageMaker-Target-Model": "{model}",
+                },
             },
             {"status": 200, "csv": [[str(p)] for p in predict]},
         ),
@@ -419,7 +423,11 @@ def build_cases(model: Any) -> list[dict[str, Any]]:
             "SageMaker JSON instances",
             "rule-serve-sagemaker",
             "optional:sagemaker",
-            _post_json("/invocations", {"instances": ROWS}),
+            _post_json(
+                "/invocations",
+                {"instances": ROWS},
+                {"X-Amzn-SageMaker-Target-Model": "{model}"},
+            ),
             {"status": 200, "json": {"predictions": predict}},
         ),
         _case(
@@ -542,11 +550,12 @@ def _send(
     elif "base64" in req:
         body = base64.b64decode(req["base64"])
     try:
-        conn.request(req["method"], path, body=body, headers=req.get("headers", {}))
+        headers = {k: v.replace("{model}", model) for k, v in req.get("headers", {}).items()}
+        conn.request(req["method"], path, body=body, headers=headers)
         resp = conn.getresponse()
         data = resp.read()
-        headers = {k.lower(): v for k, v in resp.getheaders()}
-        return resp.status, headers, data
+        answer_headers = {k.lower(): v for k, v in resp.getheaders()}
+        return resp.status, answer_headers, data
     finally:
         conn.close()
 
