@@ -41,7 +41,6 @@ EXTENSIONS = ["binary_tensor_data", "skship_tabular", "sagemaker", "huggingface"
 
 log = logging.getLogger("skship.serve")
 _encode = msgspec.json.Encoder().encode
-_decode = msgspec.json.Decoder().decode
 
 JSON = "application/json"
 # curl -d sends form-urlencoded; a JSON body is what such a client means.
@@ -151,10 +150,7 @@ def _table_from_body(
 ) -> tuple[Table, list[str] | None, dict[str, Any] | None]:
     """Any supported body -> a table (+ the outputs and OIP request fields when OIP)."""
     if media in _JSON_TYPES:
-        try:
-            obj = _decode(body)
-        except msgspec.DecodeError as exc:
-            raise ServeError("E-SERVE-BAD-REQUEST", f"the body is not valid JSON: {exc}") from None
+        obj = codecs.decode_json(body)
         if _is_oip(obj):
             tensors, outputs, _ = codecs.decode_oip(obj, None, limits)
             return codecs.tensors_table(tensors, model.contract), _output_names(outputs), obj
@@ -243,12 +239,7 @@ def _oip_infer(
                 "E-SERVE-BAD-REQUEST",
                 f"Inference-Header-Content-Length {n} is outside the body's {len(body)} bytes",
             )
-        try:
-            obj = _decode(body[:n])
-        except msgspec.DecodeError as exc:
-            raise ServeError(
-                "E-SERVE-BAD-REQUEST", f"the JSON header is not valid JSON: {exc}"
-            ) from None
+        obj = codecs.decode_json(memoryview(body)[:n], "the JSON header")
         tensors, outputs, rparams = codecs.decode_oip(obj, memoryview(body)[n:], limits)
         table = codecs.tensors_table(tensors, model.contract)
         names = _output_names(outputs)

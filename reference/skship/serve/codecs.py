@@ -29,6 +29,7 @@ __all__ = [
     "arrow_table",
     "coerce",
     "csv_table",
+    "decode_json",
     "decode_oip",
     "encode_bytes_tensor",
     "json_table",
@@ -38,6 +39,14 @@ __all__ = [
 ]
 
 _json_decode = msgspec.json.Decoder().decode
+
+
+def decode_json(body: bytes | memoryview, what: str = "the body") -> Any:
+    """JSON bytes -> Python values; anything else is E-SERVE-BAD-REQUEST."""
+    try:
+        return _json_decode(body)
+    except msgspec.DecodeError as exc:
+        raise ServeError("E-SERVE-BAD-REQUEST", f"{what} is not valid JSON: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -132,6 +141,10 @@ def _numeric_from_json(data: Any, dt: np.dtype[Any], datatype: str, name: str) -
         raise ServeError(
             "E-SERVE-SHAPE", f"input {name!r}: nested data is ragged (rows of different lengths)"
         ) from None
+    if dt.kind in "iu" and arr.dtype.kind in "fO":
+        exact = _exact_ints(data, dt, f"input {name!r}")  # beyond int64: no float detour
+        if exact is not None:
+            return exact
     if arr.dtype.kind not in _ALLOWED_JSON_KINDS[dt.kind]:
         raise ServeError(
             "E-SERVE-DTYPE",
@@ -142,6 +155,36 @@ def _numeric_from_json(data: Any, dt: np.dtype[Any], datatype: str, name: str) -
     out = arr.astype(dt)
     if dt.kind in "iu" and not np.array_equal(out, arr):
         raise ServeError("E-SERVE-DTYPE", f"input {name!r}: a value is out of range for {datatype}")
+    return out
+
+
+def _exact_ints(data: Any, dt: np.dtype[Any], where: str) -> Any:
+    """Python ints straight into ``dt`` (None when not all values are ints)."""
+    flat = _flatten(data) if isinstance(data, list) else list(data)
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in flat):
+        return None
+    try:
+        return np.array(data, dtype=dt)
+    except (OverflowError, ValueError):
+        raise ServeError(
+            "E-SERVE-DTYPE", f"{where}: a value is out of range for {dt.name}"
+        ) from None
+
+
+def _parse_ints(values: list[Any]) -> list[int] | None:
+    out: list[int] = []
+    for v in values:
+        if isinstance(v, bool):
+            return None
+        if isinstance(v, int):
+            out.append(v)
+        elif isinstance(v, str):
+            try:
+                out.append(int(v.strip()))
+            except ValueError:
+                return None
+        else:
+            return None
     return out
 
 
@@ -515,6 +558,10 @@ def _to_numeric(values: Any, target: np.dtype[Any], name: str, kind: str) -> Any
             ) from None
         if arr.ndim != 1:
             raise ServeError("E-SERVE-SHAPE", f"column {name!r}: values must be one per row")
+        if target.kind in "iu" and kind == "int" and arr.dtype.kind in "fOU":
+            ints = _parse_ints(arr.tolist())  # exact, even beyond 2**53
+            if ints is not None:
+                return _exact_ints(ints, target, f"column {name!r}")
         if arr.dtype.kind not in "biuf":
             # text (CSV, JSON strings) or nulls: parse; None becomes NaN
             try:
