@@ -96,7 +96,7 @@ async def _load(
 
 
 def loadgen_main(args: list[str]) -> None:
-    url, path, body_file, concurrency, duration = args
+    url, path, body_file, concurrency, duration, repeat = args
     body = Path(body_file).read_bytes()
     try:
         import uvloop
@@ -104,13 +104,17 @@ def loadgen_main(args: list[str]) -> None:
         uvloop.install()
     except ImportError:
         pass
-    print(json.dumps(asyncio.run(_load(url, path, body, int(concurrency), float(duration)))))
+    runs = [
+        asyncio.run(_load(url, path, body, int(concurrency), float(duration)))
+        for _ in range(int(repeat))
+    ]
+    print(json.dumps(runs))
 
 
 def run_load(
-    url: str, path: str, body_file: Path, concurrency: int, duration: float
-) -> dict[str, Any]:
-    """The load generator in a second process, so it never shares the server's interpreter."""
+    url: str, path: str, body_file: Path, concurrency: int, duration: float, repeat: int
+) -> list[dict[str, Any]]:
+    """``repeat`` runs by the load generator in a second process (never the server's)."""
     out = subprocess.run(
         [
             sys.executable,
@@ -121,15 +125,16 @@ def run_load(
             str(body_file),
             str(concurrency),
             str(duration),
+            str(repeat),
         ],
         capture_output=True,
         text=True,
-        timeout=duration * 4 + 60,
+        timeout=(duration * 4 + 30) * repeat + 60,
     )
     if out.returncode != 0:
-        return {"error": out.stderr[-500:]}
-    result: dict[str, Any] = json.loads(out.stdout)
-    return result
+        return [{"error": out.stderr[-500:]}]
+    runs: list[dict[str, Any]] = json.loads(out.stdout)
+    return runs
 
 
 # --------------------------------------------------------------------------- servers
@@ -356,10 +361,11 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", default="acd")
     p.add_argument("--scale", type=float, default=0.2, help="zoo scale (training size only)")
-    p.add_argument("--duration", type=float, default=2.0)
+    p.add_argument("--duration", type=float, default=1.5)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--concurrency", default="1,8,64")
     p.add_argument("--batch", type=int, default=100)
+    p.add_argument("--workers", type=int, default=1, help="also run skship with this many workers")
     p.add_argument("--no-mlserver", action="store_true")
     p.add_argument(
         "--mlserver-venv",
@@ -382,7 +388,9 @@ def main() -> int:
     why = "skipped (--no-mlserver)"
     if not args.no_mlserver:
         mlserver, why = ensure_mlserver(args.mlserver_venv)
-    servers: list[tuple[str, Any]] = [("skship", 1), ("skship-2w", 2)]
+    servers: list[tuple[str, Any]] = [("skship", 1)]
+    if args.workers > 1:
+        servers.append((f"skship-{args.workers}w", args.workers))
     if mlserver is not None:
         servers += [("mlserver", None), ("mlserver-tuned", 0)]
     report: dict[str, Any] = {
@@ -428,10 +436,14 @@ def main() -> int:
                     want = model.predict(sub).tolist()
                     correct = check_answers(url, name, body_file.read_bytes(), want)
                     for c in concurrencies:
-                        runs = [
-                            run_load(url, f"/v2/models/{name}/infer", body_file, c, args.duration)
-                            for _ in range(args.repeat)
-                        ]
+                        runs = run_load(
+                            url,
+                            f"/v2/models/{name}/infer",
+                            body_file,
+                            c,
+                            args.duration,
+                            args.repeat,
+                        )
                         cells[f"{kind}/c{c}"] = {**_median(runs), "correct": correct}
                         print(letter, label, kind, c, cells[f"{kind}/c{c}"], flush=True)
                 entry["servers"][label] = cells
