@@ -140,6 +140,9 @@ def server(models: dict[str, Any]) -> Iterator[str]:
             str(tmp / "tab.skops"),
             str(tmp / "arr.skops"),
             f"conformance={CONFORMANCE / 'model.skops'}",
+            # small bodies on the event loop, larger ones on the prediction thread: both paths
+            "--inline-max-kb",
+            "0.5",
         ],
         tmp,
     )

@@ -34,6 +34,13 @@ def register(root: typer.Typer) -> None:
             typer.Option(help="File of trusted names (one per line, or JSON {'trusted': [...]})."),
         ] = None,
         max_body_mb: Annotated[float, typer.Option(help="Largest request body, in MiB.")] = 32.0,
+        inline_max_kb: Annotated[
+            float,
+            typer.Option(
+                help="Handle bodies up to this size on the event loop, not the prediction "
+                "thread (-1: never)."
+            ),
+        ] = -1,
         access_log: Annotated[bool, typer.Option(help="Log every request as a JSON line.")] = False,
     ) -> None:
         """Serve .skops models (OIP v2, SageMaker, Hugging Face), audited at start-up."""
@@ -55,6 +62,7 @@ def register(root: typer.Typer) -> None:
                 trusted=trusted,
                 max_body_bytes=int(max_body_mb * 1024 * 1024),
                 access_log=access_log,
+                inline_max_bytes=int(inline_max_kb * 1024),
             )
         except (SkshipError, OSError) as err:
             typer.echo(f"error: {err}", err=True)

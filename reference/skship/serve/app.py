@@ -137,7 +137,11 @@ class Server:
             chunks.append(chunk)
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    async def run(self, fn: Callable[[], Response]) -> Response:
+    async def run(self, fn: Callable[[], Response], size: int) -> Response:
+        """Run one request's work on the prediction pool; bodies up to ``inline_max_bytes``
+        run on the loop instead (no thread hand-off: lower latency on a busy machine)."""
+        if size <= self.config.inline_max_bytes:
+            return fn()
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.pool, fn)
 
@@ -464,7 +468,7 @@ def build_app(models: list[ServedModel], config: ServeConfig) -> Starlette:
         body = await server.body(request)
         media, params = _media_type(request)
         hlen = request.headers.get(_BINARY_HEADER)
-        return await server.run(lambda: _oip_infer(server, m, body, media, params, hlen))
+        return await server.run(lambda: _oip_infer(server, m, body, media, params, hlen), len(body))
 
     async def ping(_: Request) -> Response:
         if not server.ready:
@@ -478,14 +482,16 @@ def build_app(models: list[ServedModel], config: ServeConfig) -> Starlette:
         media, params = _media_type(request)
         wanted = request.query_params.get("outputs")
         names = wanted.split(",") if wanted else None
-        return await server.run(lambda: _sagemaker(server, m, body, media, params, accept, names))
+        return await server.run(
+            lambda: _sagemaker(server, m, body, media, params, accept, names), len(body)
+        )
 
     async def hf(request: Request) -> Response:
         name = request.path_params.get("name")
         m = server.model(name) if name else server.default_model(request)
         body = await server.body(request)
         media, params = _media_type(request)
-        return await server.run(lambda: _hf(server, m, body, media, params))
+        return await server.run(lambda: _hf(server, m, body, media, params), len(body))
 
     async def metrics(_: Request) -> Response:
         return Response(server.metrics.render(), media_type="text/plain; version=0.0.4")

@@ -39,6 +39,7 @@ class ServeConfig:
     max_rows: int = 1_000_000
     max_cells: int = 10_000_000
     access_log: bool = False
+    inline_max_bytes: int = -1  # bodies up to this size are handled on the event loop
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -50,6 +51,7 @@ class ServeConfig:
             "max_rows": self.max_rows,
             "max_cells": self.max_cells,
             "access_log": self.access_log,
+            "inline_max_bytes": self.inline_max_bytes,
         }
 
     @classmethod
@@ -63,6 +65,7 @@ class ServeConfig:
             max_rows=int(obj.get("max_rows", 1_000_000)),
             max_cells=int(obj.get("max_cells", 10_000_000)),
             access_log=bool(obj.get("access_log", False)),
+            inline_max_bytes=int(obj.get("inline_max_bytes", -1)),
         )
 
 

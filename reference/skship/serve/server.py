@@ -25,6 +25,7 @@ def serve(
     max_body_bytes: int = 32 * 1024 * 1024,
     access_log: bool = False,
     log_level: str = "info",
+    inline_max_bytes: int = -1,
 ) -> None:
     """Serve ``models`` (paths, or ``NAME=PATH``) until SIGINT/SIGTERM (graceful).
 
@@ -46,6 +47,7 @@ def serve(
         threads=threads,
         max_body_bytes=max_body_bytes,
         access_log=access_log,
+        inline_max_bytes=inline_max_bytes,
     )
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr, format="%(message)s")
     from skship.serve.app import ENV_CONFIG, create_app
