@@ -31,7 +31,7 @@ from skship.format.container import (
 from skship.format.limits import DEFAULT_LIMITS, Limits
 from skship.format.recursion import recursion_limit
 
-__all__ = ["dump", "dumps", "get_untrusted_types", "load", "loads"]
+__all__ = ["dump", "dumps", "get_signature", "get_untrusted_types", "load", "loads"]
 
 PathLike = str | os.PathLike[str]
 _COMPRESSIONS = (None, "none", "deflate", "zstd")
@@ -362,3 +362,31 @@ def get_untrusted_types(
         names = read_name_index(pc.schema, limits)
     untrusted: list[str] = _policy(trusted).untrusted(names)
     return untrusted
+
+
+def get_signature(
+    file: PathLike | IO[bytes] | bytes | bytearray | memoryview,
+    *,
+    limits: Limits | None = None,
+) -> dict[str, Any] | None:
+    """The input signature that ``dump(..., sample=X)`` recorded, or None.
+
+    Reads schema.json only: nothing is imported or built, so it is safe on any file.
+    """
+    from skship.format.decoder import decode_document
+
+    limits = limits or DEFAULT_LIMITS
+    buf: Any
+    if isinstance(file, bytes | bytearray | memoryview):
+        buf = file
+    elif isinstance(file, str | os.PathLike):
+        with open(file, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            buf = _mmap.mmap(f.fileno(), 0, access=_mmap.ACCESS_READ) if size else b""
+    else:
+        buf = file.read()
+    doc = decode_document(parse_container(buf, limits).schema, limits)
+    if doc.signature is None:
+        return None
+    signature: dict[str, Any] = msgspec.to_builtins(doc.signature)
+    return signature

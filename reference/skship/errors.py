@@ -84,6 +84,24 @@ CODES: dict[str, str] = {
     "E-ONNX-CONVERT": "the ONNX converter refused the model or its parameters",
     "E-ONNX-RUNTIME": "onnxruntime could not load or run the converted model",
     "E-ONNX-MISMATCH": "onnxruntime and scikit-learn disagree beyond tolerance on verification rows",
+    # Serving (issue 9): a request the server refuses; each maps to one HTTP 4xx status.
+    "E-SERVE-BAD-REQUEST": "the request body cannot be parsed in its content type (bad JSON, "
+    "CSV, Arrow, npy, binary framing)",
+    "E-SERVE-CONTENT-TYPE": "the request's content type (or Accept) is not one the endpoint serves",
+    "E-SERVE-PAYLOAD-TOO-LARGE": "the body, or the rows or cells it holds, exceed the server's limits",
+    "E-SERVE-NOT-FOUND": "no model, version or route has that name",
+    "E-SERVE-METHOD": "the route exists but not for this HTTP method",
+    "E-SERVE-COLUMN-MISSING": "a column (input) the model's signature needs is absent",
+    "E-SERVE-COLUMN-UNKNOWN": "a column (input) the model's signature does not have is present",
+    "E-SERVE-DTYPE": "a value cannot be converted to its column's dtype, or an OIP datatype is "
+    "unknown or disagrees with the data",
+    "E-SERVE-SHAPE": "a tensor's shape disagrees with its data or with the model's signature, or "
+    "columns have different lengths",
+    "E-SERVE-CATEGORY": "a categorical column holds a value outside its recorded categories",
+    "E-SERVE-VALUE": "a value is missing or not finite where the model cannot accept it",
+    "E-SERVE-OUTPUT-UNKNOWN": "the request asks for an output the model does not have",
+    "E-SERVE-PREDICT": "the model refused a request that passed the signature checks",
+    "E-SERVE-NOT-READY": "the model is not loaded (yet) or the server is shutting down",
     "E-INTERNAL": "an error without a more specific code; please report it",
     # issue 3: files from upstream skops (protocols 0-2)
     "E-UPSTREAM-NODE": "a node of an upstream skops file is malformed or disagrees with "

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from skship.cli.conformance_serve import register as _register_serve
+
 app = typer.Typer(help="conformance commands.", no_args_is_help=True)
 
 
@@ -132,3 +134,8 @@ def status(
         typer.echo(page, nl=False)
     else:
         out.write_text(page, encoding="utf-8")
+
+
+# `skship conformance serve --url URL` (the serving contract's checker) lives with the
+# serving commands' module but belongs to this group.
+_register_serve(app)

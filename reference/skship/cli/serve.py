@@ -1,9 +1,69 @@
-"""Top-level `skship` commands of this family; `register(root)` adds them."""
+"""Top-level `skship serve`: audit the models, then serve them over HTTP."""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 import typer
 
 
 def register(root: typer.Typer) -> None:
-    """Add this family's commands to the root command (none yet)."""
+    """Add `skship serve` to the root command."""
+
+    @root.command("serve")
+    def serve(
+        models: Annotated[
+            list[str],
+            typer.Argument(help="Model files to serve: PATH (named after the file) or NAME=PATH."),
+        ],
+        host: Annotated[
+            str, typer.Option(help="Address to listen on (0.0.0.0 in a container).")
+        ] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+        backend: Annotated[str, typer.Option(help="sklearn, onnx or auto.")] = "sklearn",
+        workers: Annotated[
+            int, typer.Option(help="Worker processes (pre-forked; about one per core).")
+        ] = 1,
+        threads: Annotated[int, typer.Option(help="Prediction threads per worker.")] = 1,
+        trust: Annotated[
+            list[str] | None,
+            typer.Option("--trust", help="Trust one more type or function by name (repeatable)."),
+        ] = None,
+        policy: Annotated[
+            str | None,
+            typer.Option(help="File of trusted names (one per line, or JSON {'trusted': [...]})."),
+        ] = None,
+        max_body_mb: Annotated[float, typer.Option(help="Largest request body, in MiB.")] = 32.0,
+        inline_max_kb: Annotated[
+            float,
+            typer.Option(
+                help="Handle bodies up to this size on the event loop, not the prediction "
+                "thread (-1: never)."
+            ),
+        ] = -1,
+        access_log: Annotated[bool, typer.Option(help="Log every request as a JSON line.")] = False,
+    ) -> None:
+        """Serve .skops models (OIP v2, SageMaker, Hugging Face), audited at start-up."""
+        from skship.errors import SkshipError
+        from skship.serve.models import read_policy
+        from skship.serve.server import serve as run
+
+        trusted = list(trust or [])
+        try:
+            if policy is not None:
+                trusted += read_policy(policy)
+            run(
+                models,
+                host=host,
+                port=port,
+                backend=backend,
+                workers=workers,
+                threads=threads,
+                trusted=trusted,
+                max_body_bytes=int(max_body_mb * 1024 * 1024),
+                access_log=access_log,
+                inline_max_bytes=int(inline_max_kb * 1024),
+            )
+        except (SkshipError, OSError) as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(2) from None

@@ -1,0 +1,585 @@
+"""The HTTP application: OIP v2 REST, SageMaker, Hugging Face, metrics (Starlette).
+
+Every route runs one request in three steps: read the body (capped) on the event loop,
+then decode, coerce, predict and encode in one call on the model thread pool (so the
+loop never blocks on numpy), then write the answer. Any refusal is a JSON error
+``{"error": message, "code": code}`` with a 4xx status; nothing a client sends can
+produce a 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import Any
+
+import msgspec
+import numpy as np
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from skship import __version__
+from skship.serve import codecs
+from skship.serve.codecs import Limits, Table
+from skship.serve.errors import ServeError
+from skship.serve.metrics import Metrics
+from skship.serve.models import ServeConfig, ServedModel, load_served
+
+__all__ = ["ENV_CONFIG", "build_app", "create_app_from_env"]
+
+ENV_CONFIG = "SKSHIP_SERVE_CONFIG"
+EXTENSIONS = ["binary_tensor_data", "skship_tabular", "sagemaker", "huggingface", "metrics"]
+
+log = logging.getLogger("skship.serve")
+_encode = msgspec.json.Encoder().encode
+
+JSON = "application/json"
+# curl -d sends form-urlencoded; a JSON body is what such a client means.
+_JSON_TYPES = {"application/json", "text/json", "", "application/x-www-form-urlencoded"}
+_CSV_TYPES = {"text/csv", "application/csv"}
+_NPY_TYPES = {"application/x-npy", "application/npy"}
+_ARROW_STREAM = {"application/vnd.apache.arrow.stream", "application/x-arrow-stream"}
+_ARROW_FILE = {"application/vnd.apache.arrow.file", "application/x-arrow"}
+_PARQUET = {"application/vnd.apache.parquet", "application/x-parquet", "application/parquet"}
+_BINARY_HEADER = "inference-header-content-length"
+
+
+def _log(event: str, **fields: Any) -> None:
+    if log.isEnabledFor(logging.INFO):
+        log.info(json.dumps({"event": event, **fields}, default=str))
+
+
+def _error_body(err: ServeError) -> bytes:
+    return _encode({"error": err.detail, "code": err.code})
+
+
+def _media_type(request: Request) -> tuple[str, dict[str, str]]:
+    raw = request.headers.get("content-type", "")
+    main, *rest = raw.split(";")
+    params = {}
+    for p in rest:
+        k, _, v = p.partition("=")
+        params[k.strip().lower()] = v.strip().strip('"').lower()
+    return main.strip().lower(), params
+
+
+class Server:
+    """The served models, the pool that runs them, limits and metrics."""
+
+    def __init__(self, models: list[ServedModel], config: ServeConfig) -> None:
+        self.models = {m.name: m for m in models}
+        self.config = config
+        self.limits = Limits(config.max_body_bytes, config.max_rows, config.max_cells)
+        # Each pool thread limits its own OpenMP pool: OpenMP's thread count is per thread.
+        self.pool = ThreadPoolExecutor(
+            max_workers=config.threads,
+            thread_name_prefix="predict",
+            initializer=_limit_threads,
+            initargs=(1,),
+        )
+        self.metrics = Metrics()
+        self.ready = True
+
+    def model(self, name: str, version: str | None = None) -> ServedModel:
+        m = self.models.get(name)
+        if m is None:
+            known = ", ".join(sorted(self.models))
+            raise ServeError("E-SERVE-NOT-FOUND", f"no model named {name!r} (served: {known})")
+        if version is not None and version != m.version:
+            raise ServeError(
+                "E-SERVE-NOT-FOUND",
+                f"model {name!r} has no version {version!r} (it has {m.version!r})",
+            )
+        return m
+
+    def default_model(self, request: Request) -> ServedModel:
+        target = request.headers.get("x-amzn-sagemaker-target-model")
+        if target:
+            return self.model(target.removesuffix(".skops"))
+        if len(self.models) == 1:
+            return next(iter(self.models.values()))
+        raise ServeError(
+            "E-SERVE-NOT-FOUND",
+            "several models are served: name one (X-Amzn-SageMaker-Target-Model, or "
+            "/v2/models/{name}/infer, /models/{name})",
+        )
+
+    async def body(self, request: Request) -> bytes:
+        limit = self.limits.max_body_bytes
+        length = request.headers.get("content-length")
+        if length is not None:
+            try:
+                declared = int(length)
+            except ValueError:
+                raise ServeError("E-SERVE-BAD-REQUEST", "Content-Length is not a number") from None
+            if declared > limit:
+                raise ServeError(
+                    "E-SERVE-PAYLOAD-TOO-LARGE",
+                    f"the body has {declared} bytes; this server takes at most {limit}",
+                )
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise ServeError(
+                    "E-SERVE-PAYLOAD-TOO-LARGE", f"the body exceeds this server's {limit} bytes"
+                )
+            chunks.append(chunk)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    async def run(self, fn: Callable[[], Response], size: int) -> Response:
+        """Run one request's work on the prediction pool; bodies up to ``inline_max_bytes``
+        run on the loop instead (no thread hand-off: lower latency on a busy machine)."""
+        if size <= self.config.inline_max_bytes:
+            return fn()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.pool, fn)
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def _table_from_body(
+    body: bytes, media: str, params: dict[str, str], model: ServedModel, limits: Limits
+) -> tuple[Table, list[str] | None, dict[str, Any] | None]:
+    """Any supported body -> a table (+ the outputs and OIP request fields when OIP)."""
+    if media in _JSON_TYPES:
+        obj = codecs.decode_json(body)
+        if _is_oip(obj):
+            tensors, outputs, _ = codecs.decode_oip(obj, None, limits)
+            return codecs.tensors_table(tensors, model.contract), _output_names(outputs), obj
+        return codecs.json_table(obj), None, None
+    if media in _CSV_TYPES:
+        return codecs.csv_table(body, model.contract, params.get("header")), None, None
+    if media in _NPY_TYPES:
+        return codecs.npy_table(body), None, None
+    if media in _ARROW_STREAM:
+        return codecs.arrow_table(body, file_format=False), None, None
+    if media in _ARROW_FILE:
+        return codecs.arrow_table(body, file_format=True), None, None
+    if media in _PARQUET:
+        return codecs.parquet_table(body), None, None
+    raise ServeError(
+        "E-SERVE-CONTENT-TYPE",
+        f"content type {media!r} is not served here; send application/json, text/csv, "
+        "application/x-npy, application/vnd.apache.arrow.stream, "
+        "application/vnd.apache.arrow.file or application/vnd.apache.parquet",
+    )
+
+
+def _is_oip(obj: Any) -> bool:
+    if not isinstance(obj, dict):
+        return False
+    inputs = obj.get("inputs")
+    return (
+        isinstance(inputs, list)
+        and bool(inputs)
+        and isinstance(inputs[0], dict)
+        and "datatype" in inputs[0]
+    )
+
+
+def _output_names(outputs: list[dict[str, Any]] | None) -> list[str] | None:
+    return None if outputs is None else [o["name"] for o in outputs]
+
+
+def _choose_outputs(model: ServedModel, names: list[str] | None) -> list[str]:
+    if not model.contract.outputs:
+        raise ServeError(
+            "E-SERVE-PREDICT", f"model {model.name!r} has no predict or transform method"
+        )
+    if not names:
+        return [model.contract.outputs[0].name]
+    for n in names:
+        if model.contract.output(n) is None:
+            have = ", ".join(o.name for o in model.contract.outputs)
+            raise ServeError(
+                "E-SERVE-OUTPUT-UNKNOWN",
+                f"model {model.name!r} has no output {n!r} (it has {have})",
+            )
+    return names
+
+
+def _predict(
+    model: ServedModel, table: Table, outputs: list[str], limits: Limits
+) -> dict[str, np.ndarray[Any, Any]]:
+    rows = codecs.coerce(table, model.contract, limits)
+    return model.backend.predict(rows, outputs)
+
+
+# --------------------------------------------------------------------------- OIP
+
+
+def _oip_infer(
+    server: Server,
+    model: ServedModel,
+    body: bytes,
+    media: str,
+    params: dict[str, str],
+    header_length: str | None,
+) -> Response:
+    limits = server.limits
+    binary_out: set[str] = set()
+    oip: dict[str, Any] | None = None
+    if header_length is not None:
+        try:
+            n = int(header_length)
+        except ValueError:
+            raise ServeError(
+                "E-SERVE-BAD-REQUEST", "Inference-Header-Content-Length is not a number"
+            ) from None
+        if not 0 < n <= len(body):
+            raise ServeError(
+                "E-SERVE-BAD-REQUEST",
+                f"Inference-Header-Content-Length {n} is outside the body's {len(body)} bytes",
+            )
+        obj = codecs.decode_json(memoryview(body)[:n], "the JSON header")
+        tensors, outputs, rparams = codecs.decode_oip(obj, memoryview(body)[n:], limits)
+        table = codecs.tensors_table(tensors, model.contract)
+        names = _output_names(outputs)
+        oip = obj
+    else:
+        table, names, oip = _table_from_body(body, media, params, model, limits)
+    if oip is not None:
+        rparams = oip.get("parameters") or {}
+        all_binary = bool(rparams.get("binary_data_output", False))
+        for o in oip.get("outputs") or []:
+            p = o.get("parameters") or {}
+            if p.get("binary_data", all_binary):
+                binary_out.add(o["name"])
+        chosen = _choose_outputs(model, names)
+        if all_binary:
+            binary_out.update(chosen)
+    else:
+        chosen = _choose_outputs(model, names)
+    result = _predict(model, table, chosen, limits)
+    outs: list[dict[str, Any]] = []
+    tails: list[bytes] = []
+    for name in chosen:
+        arr = result[name]
+        datatype = codecs.output_datatype(arr)
+        entry: dict[str, Any] = {"name": name, "datatype": datatype, "shape": list(arr.shape)}
+        if name in binary_out:
+            raw = (
+                codecs.encode_bytes_tensor(arr)
+                if datatype == "BYTES"
+                else np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).tobytes()
+            )
+            entry["parameters"] = {"binary_data_size": len(raw)}
+            tails.append(raw)
+        else:
+            entry["data"] = codecs.json_values(arr)
+        outs.append(entry)
+    response: dict[str, Any] = {"model_name": model.name, "model_version": model.version}
+    rid = oip.get("id") if oip is not None else None
+    if isinstance(rid, str):  # echoed when the client set one (OIP); X-Request-Id is separate
+        response["id"] = rid
+    response["outputs"] = outs
+    head = _encode(response)
+    if tails:
+        return Response(
+            head + b"".join(tails),
+            media_type="application/octet-stream",
+            headers={"Inference-Header-Content-Length": str(len(head))},
+        )
+    return Response(head, media_type=JSON)
+
+
+# --------------------------------------------------------------------------- SageMaker, HF
+
+
+def _accept(request: Request) -> str:
+    accept = request.headers.get("accept", "")
+    for part in accept.split(","):
+        media = part.split(";")[0].strip().lower()
+        if media in ("application/json", "text/csv", "application/x-npy"):
+            return media
+        if media in ("*/*", ""):
+            return JSON
+    if accept.strip():
+        raise ServeError(
+            "E-SERVE-CONTENT-TYPE",
+            f"cannot answer in {accept!r}: this endpoint answers application/json, text/csv "
+            "or application/x-npy",
+            status=406,
+        )
+    return JSON
+
+
+def _sagemaker(
+    server: Server,
+    model: ServedModel,
+    body: bytes,
+    media: str,
+    params: dict[str, str],
+    accept: str,
+    wanted: list[str] | None,
+) -> Response:
+    table, names, _ = _table_from_body(body, media, params, model, server.limits)
+    chosen = _choose_outputs(model, wanted or names)
+    result = _predict(model, table, chosen, server.limits)
+    first = result[chosen[0]]
+    if accept == "text/csv":
+        import io
+
+        buf = io.StringIO()
+        for row in first.tolist():
+            cells = row if isinstance(row, list) else [row]
+            buf.write(",".join(_csv_cell(c) for c in cells))
+            buf.write("\n")
+        return Response(buf.getvalue().encode(), media_type="text/csv")
+    if accept == "application/x-npy":
+        import io
+
+        bio = io.BytesIO()
+        arr = first if first.dtype != object else first.astype(str)
+        np.save(bio, arr, allow_pickle=False)
+        return Response(bio.getvalue(), media_type="application/x-npy")
+    out: dict[str, Any] = {"predictions": _nested(first)}
+    for name in chosen[1:]:
+        out[name] = _nested(result[name])
+    return Response(_encode(out), media_type=JSON)
+
+
+def _csv_cell(v: Any) -> str:
+    s = str(v)
+    if any(ch in s for ch in ',"\n\r'):
+        return '"' + s.replace('"', '""') + '"'
+    return s
+
+
+def _nested(arr: np.ndarray[Any, Any]) -> Any:
+    if arr.dtype.kind in "OUS":
+        return np.vectorize(str, otypes=[object])(arr).tolist() if arr.size else []
+    return arr.tolist()
+
+
+def _hf(
+    server: Server, model: ServedModel, body: bytes, media: str, params: dict[str, str]
+) -> Response:
+    table, names, _ = _table_from_body(body, media, params, model, server.limits)
+    chosen = _choose_outputs(model, names)
+    result = _predict(model, table, chosen, server.limits)
+    return Response(_encode(_nested(result[chosen[0]])), media_type=JSON)
+
+
+# --------------------------------------------------------------------------- the app
+
+
+def build_app(models: list[ServedModel], config: ServeConfig) -> Starlette:
+    """The ASGI application serving already-loaded models."""
+    server = Server(models, config)
+
+    def respond(status: int, payload: Any) -> Response:
+        return Response(_encode(payload), status_code=status, media_type=JSON)
+
+    async def guarded(request: Request, route: str, work: Callable[[Request], Any]) -> Response:
+        start = time.perf_counter()
+        rid = request.headers.get("x-request-id") or os.urandom(8).hex()
+        try:
+            response: Response = await work(request)
+        except ServeError as err:
+            response = Response(_error_body(err), status_code=err.status, media_type=JSON)
+            _log(
+                "request.refused",
+                route=route,
+                path=request.url.path,
+                status=err.status,
+                code=err.code,
+                error=err.detail,
+                request_id=rid,
+            )
+        except Exception as exc:  # a bug of ours, never the client's fault: say so, keep serving
+            log.exception("internal error on %s", request.url.path)
+            internal = ServeError(
+                "E-INTERNAL", f"internal error ({type(exc).__name__}); please report it"
+            )
+            response = Response(_error_body(internal), status_code=500, media_type=JSON)
+        response.headers["x-request-id"] = rid
+        server.metrics.observe(route, response.status_code, time.perf_counter() - start)
+        if config.access_log:
+            _log(
+                "request",
+                route=route,
+                path=request.url.path,
+                status=response.status_code,
+                seconds=round(time.perf_counter() - start, 6),
+                request_id=rid,
+            )
+        return response
+
+    def endpoint(route: str, work: Callable[[Request], Any]) -> Callable[[Request], Any]:
+        async def handler(request: Request) -> Response:
+            return await guarded(request, route, work)
+
+        return handler
+
+    async def live(_: Request) -> Response:
+        return respond(200, {"live": True})
+
+    async def ready(_: Request) -> Response:
+        if not server.ready:
+            raise ServeError("E-SERVE-NOT-READY", "the server is not ready")
+        return respond(200, {"ready": True})
+
+    async def server_metadata(_: Request) -> Response:
+        return respond(200, {"name": "skship", "version": __version__, "extensions": EXTENSIONS})
+
+    async def model_metadata(request: Request) -> Response:
+        p = request.path_params
+        m = server.model(p["name"], p.get("version"))
+        return respond(
+            200,
+            {
+                "name": m.name,
+                "versions": [m.version],
+                "platform": m.platform,
+                "inputs": m.contract.oip_inputs(),
+                "outputs": [
+                    {"name": o.name, "datatype": o.datatype, "shape": list(o.shape)}
+                    for o in m.contract.outputs
+                ],
+            },
+        )
+
+    async def model_signature(request: Request) -> Response:
+        p = request.path_params
+        m = server.model(p["name"], p.get("version"))
+        return respond(200, {"name": m.name, "version": m.version, **m.contract.signature_json()})
+
+    async def model_ready(request: Request) -> Response:
+        p = request.path_params
+        m = server.model(p["name"], p.get("version"))
+        return respond(200, {"name": m.name, "ready": server.ready})
+
+    async def infer(request: Request) -> Response:
+        p = request.path_params
+        m = server.model(p["name"], p.get("version"))
+        body = await server.body(request)
+        media, params = _media_type(request)
+        hlen = request.headers.get(_BINARY_HEADER)
+        return await server.run(lambda: _oip_infer(server, m, body, media, params, hlen), len(body))
+
+    async def ping(_: Request) -> Response:
+        if not server.ready:
+            raise ServeError("E-SERVE-NOT-READY", "the server is not ready")
+        return Response(b"", status_code=200)
+
+    async def invocations(request: Request) -> Response:
+        m = server.default_model(request)
+        accept = _accept(request)
+        body = await server.body(request)
+        media, params = _media_type(request)
+        wanted = request.query_params.get("outputs")
+        names = wanted.split(",") if wanted else None
+        return await server.run(
+            lambda: _sagemaker(server, m, body, media, params, accept, names), len(body)
+        )
+
+    async def hf(request: Request) -> Response:
+        name = request.path_params.get("name")
+        m = server.model(name) if name else server.default_model(request)
+        body = await server.body(request)
+        media, params = _media_type(request)
+        return await server.run(lambda: _hf(server, m, body, media, params), len(body))
+
+    async def metrics(_: Request) -> Response:
+        return Response(server.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    routes = [
+        Route("/v2/health/live", endpoint("live", live), methods=["GET"]),
+        Route("/v2/health/ready", endpoint("ready", ready), methods=["GET"]),
+        Route("/v2", endpoint("server_metadata", server_metadata), methods=["GET"]),
+        Route("/v2/models/{name}", endpoint("model_metadata", model_metadata), methods=["GET"]),
+        Route(
+            "/v2/models/{name}/versions/{version}",
+            endpoint("model_metadata", model_metadata),
+            methods=["GET"],
+        ),
+        Route("/v2/models/{name}/ready", endpoint("model_ready", model_ready), methods=["GET"]),
+        Route(
+            "/v2/models/{name}/versions/{version}/ready",
+            endpoint("model_ready", model_ready),
+            methods=["GET"],
+        ),
+        Route(
+            "/v2/models/{name}/signature", endpoint("signature", model_signature), methods=["GET"]
+        ),
+        Route("/v2/models/{name}/infer", endpoint("infer", infer), methods=["POST"]),
+        Route(
+            "/v2/models/{name}/versions/{version}/infer", endpoint("infer", infer), methods=["POST"]
+        ),
+        Route("/ping", endpoint("ping", ping), methods=["GET"]),
+        Route("/invocations", endpoint("invocations", invocations), methods=["POST"]),
+        Route("/", endpoint("huggingface", hf), methods=["POST"]),
+        Route("/models/{name}", endpoint("huggingface", hf), methods=["POST"]),
+        Route("/metrics", endpoint("metrics", metrics), methods=["GET"]),
+    ]
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        status = getattr(exc, "status_code", 400)
+        if status == 405:
+            err = ServeError(
+                "E-SERVE-METHOD", f"{request.method} is not allowed on {request.url.path}"
+            )
+        elif status == 404:
+            err = ServeError("E-SERVE-NOT-FOUND", f"no route {request.url.path}")
+        else:
+            err = ServeError("E-SERVE-BAD-REQUEST", str(getattr(exc, "detail", exc)), status=status)
+        server.metrics.observe("unrouted", err.status, 0.0)
+        return Response(_error_body(err), status_code=err.status, media_type=JSON)
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> Any:
+        yield
+        server.ready = False
+        server.pool.shutdown(wait=True)
+
+    app = Starlette(
+        routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan
+    )
+    app.state.server = server
+    return app
+
+
+def _limit_threads(threads: int) -> None:
+    """BLAS/OpenMP pools sized to ours: HistGradientBoosting's default OpenMP threads
+    collapse when another process takes a core."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(limits=threads)
+
+
+def create_app_from_env() -> Starlette:
+    """uvicorn factory: each worker process loads (and audits) the models itself."""
+    config = ServeConfig.from_json(json.loads(os.environ[ENV_CONFIG]))
+    return create_app(config)
+
+
+def create_app(config: ServeConfig) -> Starlette:
+    _limit_threads(config.threads)
+    models = [load_served(spec, config.trusted, config.backend) for spec in config.models]
+    for m in models:
+        _log(
+            "model.loaded",
+            model=m.name,
+            path=m.path,
+            backend=m.backend.name,
+            signature=m.contract.source,
+            inputs=m.contract.n_features,
+            outputs=[o.name for o in m.contract.outputs],
+            pid=os.getpid(),
+        )
+    return build_app(models, config)

@@ -1,0 +1,178 @@
+"""Backends run a model on coerced rows. One protocol, so the onnx backend plugs in.
+
+``sklearn`` calls the estimator itself. ``onnx`` runs a verified ONNX conversion with
+onnxruntime; it needs ``skship.onnx`` (the conversion package) and reports
+E-DEPENDENCY-MISSING until that is installed. ``auto`` takes onnx when a verified
+conversion exists and is faster on one row, else sklearn.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Protocol
+
+import numpy as np
+
+from skship.errors import SkshipError
+from skship.serve.codecs import Coerced
+from skship.serve.contracts import Contract
+from skship.serve.errors import ServeError
+
+__all__ = ["BACKENDS", "Backend", "SklearnBackend", "make_backend"]
+
+BACKENDS = ("sklearn", "onnx", "auto")
+
+
+class Backend(Protocol):
+    name: str
+
+    def predict(self, rows: Coerced, outputs: list[str]) -> dict[str, np.ndarray[Any, Any]]:
+        """Run the model; one array per requested output, rows first."""
+        ...
+
+
+def _synthetic_rows(contract: Contract) -> Coerced:
+    """One plausible row (zeros, first categories), to warm up and probe the model."""
+    arrays: list[np.ndarray[Any, Any]] = []
+    for c in contract.columns:
+        if c.kind == "category" and c.categories:
+            arr = np.asarray([c.categories[0]], dtype=c.np_dtype)
+        elif c.kind in ("string", "category"):
+            arr = np.asarray([""], dtype=object)
+        elif c.kind == "infer":
+            arr = np.zeros(1)
+        else:
+            arr = np.zeros(1, dtype=c.np_dtype)
+        arrays.append(arr)
+    uniform = contract.uniform
+    if uniform is not None:
+        return Coerced(1, matrix=np.zeros((1, contract.n_features), dtype=uniform))
+    return Coerced(1, columns=arrays)
+
+
+class SklearnBackend:
+    """Calls the estimator. Input is an ndarray when the model takes one (probed at start:
+    the fast path), else a pandas DataFrame with the recorded dtypes and categories."""
+
+    name = "sklearn"
+
+    def __init__(self, model: Any, contract: Contract) -> None:
+        self.model = model
+        self.contract = contract
+        self.names = [c.name for c in contract.columns]
+        wants_frame = contract.named and hasattr(model, "feature_names_in_")
+        self.frame = wants_frame or contract.uniform is None
+        if self.frame and not _has_pandas():
+            self.frame = False
+        if contract.columns:
+            self._probe()
+
+    def _probe(self) -> None:
+        """Prefer plain arrays when the model gives the same answer on them (no DataFrame
+        to build per request); keep DataFrames when it needs column names."""
+        rows = _synthetic_rows(self.contract)
+        try:
+            ref = self._call(rows, "predict")
+        except Exception:
+            return  # the synthetic row is not a valid input (e.g. unknown category): keep
+        if not self.frame or self.contract.uniform is None:
+            return
+        self.frame = False
+        try:
+            fast = self._call(rows, "predict")
+            same = np.array_equal(np.asarray(fast), np.asarray(ref))
+        except Exception:
+            same = False
+        self.frame = not same
+
+    def model_input(self, rows: Coerced) -> Any:
+        if self.frame:
+            import pandas as pd
+
+            if rows.matrix is not None:
+                return pd.DataFrame(rows.matrix, columns=self.names, copy=False)
+            data: dict[str, Any] = {}
+            for c, arr in zip(self.contract.columns, rows.columns or [], strict=True):
+                if c.kind == "category" and c.categories is not None:
+                    data[c.name] = pd.Categorical(arr, categories=list(c.categories))
+                else:
+                    data[c.name] = arr
+            return pd.DataFrame(data, copy=False)
+        if rows.matrix is not None:
+            return rows.matrix
+        cols = rows.columns or []
+        out = np.empty((rows.n_rows, len(cols)), dtype=object)
+        for j, arr in enumerate(cols):
+            out[:, j] = arr
+        return out
+
+    def _call(self, rows: Coerced, output: str) -> Any:
+        import sklearn
+
+        X = self.model_input(rows)
+        method = getattr(self.model, output)
+        # The signature check already refused non-finite values where the model cannot take
+        # them, so scikit-learn's own finiteness scan is skipped; its warnings (feature
+        # names, convergence…) must never turn a good request into an error.
+        with warnings.catch_warnings(), sklearn.config_context(assume_finite=True):
+            warnings.simplefilter("ignore")
+            return method(X)
+
+    def predict(self, rows: Coerced, outputs: list[str]) -> dict[str, np.ndarray[Any, Any]]:
+        result: dict[str, np.ndarray[Any, Any]] = {}
+        for name in outputs:
+            try:
+                value = self._call(rows, name)
+            except (ValueError, TypeError, KeyError, IndexError) as exc:
+                raise ServeError(
+                    "E-SERVE-PREDICT", f"the model refused the rows ({name}): {exc}"
+                ) from None
+            arr = np.asarray(value)
+            if hasattr(value, "toarray"):  # sparse transform output
+                arr = np.asarray(value.toarray())
+            result[name] = arr
+        return result
+
+
+def _has_pandas() -> bool:
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _onnx_backend(model: Any, contract: Contract) -> Backend:
+    try:
+        from skship import onnx as skship_onnx  # type: ignore[attr-defined]
+    except ImportError:
+        raise SkshipError(
+            "--backend onnx needs the skship.onnx package (ONNX conversion and verification) "
+            "and onnxruntime; it is not installed in this build. Use --backend sklearn.",
+            code="E-DEPENDENCY-MISSING",
+        ) from None
+    factory = getattr(skship_onnx, "serving_backend", None)
+    if factory is None:
+        raise SkshipError(
+            "this skship.onnx has no serving_backend(model, contract); use --backend sklearn",
+            code="E-DEPENDENCY-MISSING",
+        )
+    backend: Backend = factory(model, contract)
+    return backend
+
+
+def make_backend(name: str, model: Any, contract: Contract) -> Backend:
+    """The backend called ``name`` for this model (``auto``: onnx if it can, else sklearn)."""
+    if name == "sklearn":
+        return SklearnBackend(model, contract)
+    if name == "onnx":
+        return _onnx_backend(model, contract)
+    if name == "auto":
+        try:
+            return _onnx_backend(model, contract)
+        except SkshipError:
+            return SklearnBackend(model, contract)
+    raise SkshipError(
+        f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}",
+        code="E-INVALID-ARGUMENT",
+    )
