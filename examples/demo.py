@@ -165,12 +165,20 @@ def run_stages(
     """The later issues' stages, each in its own module next to this file."""
     import demo_card
     import demo_onnx
+    import demo_serve
+
+    def serve() -> list[str]:
+        failures = demo_serve.stage(model_path, X_test, y_test, workdir)
+        if failures:
+            raise RuntimeError("; ".join(failures))
+        return ["OIP v2 JSON and SageMaker CSV answers identical to the loaded model"]
 
     assert report.failures is not None
     report.stages = []
     stages: list[tuple[str, Callable[[], list[str]]]] = [
         ("model card", lambda: demo_card.stage(model, X_test, y_test, workdir)),
         ("onnx", lambda: demo_onnx.stage(model, X_test, y_test, workdir)),
+        ("serve", serve),
     ]
     for name, stage in stages:
         start = time.perf_counter()
