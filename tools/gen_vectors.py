@@ -2176,9 +2176,14 @@ def xgboost_booster() -> Any:
     import xgboost
 
     X = np.arange(24, dtype=np.float32).reshape(8, 3)
-    y = (np.arange(8) % 2).astype(np.float32)
+    y = (np.arange(8) >= 4).astype(np.float32)
     params = {"max_depth": 2, "nthread": 1, "seed": 0, "objective": "binary:logistic"}
     return xgboost.train(params, xgboost.DMatrix(X, label=y), num_boost_round=2)
+
+
+def copy_document(doc: dict[str, Any]) -> dict[str, Any]:
+    copied: dict[str, Any] = json.loads(json.dumps(doc))
+    return copied
 
 
 def ext_vectors(s: Suite) -> None:
@@ -2240,6 +2245,23 @@ def ext_vectors(s: Suite) -> None:
         level="optional:xgboost",
     )
     doc, data, _ = of_object(xgboost_booster())
+    # The first tree's root: its left child, an int32 in the typed array left_children,
+    # made to point far outside the tree (XGBoost would read out of bounds).
+    at = data.index(b"left_children[$l#L") + len(b"left_children[$l#L") + 8
+    far = bytearray(data)
+    far[at : at + 4] = struct.pack(">i", 1 << 20)
+    wild = copy_document(doc)
+    wild["data"]["sha256"] = hashlib.sha256(far).hexdigest()
+    s.error(
+        "malicious",
+        "ext-xgboost-child-out-of-range",
+        "an XGBoost Booster whose tree points a child at node 2**20 of a 3-node tree: "
+        "the handler's validation refuses it before XGBoost reads it",
+        f"{V}#rule-ext-validate",
+        container(encode(wild), bytes(far)),
+        "E-PLUGIN-STATE-INVALID",
+        level="optional:xgboost",
+    )
     cut = data[: len(data) // 2]
     doc["root"]["state"]["v"]["ubj"]["data"] = [0, len(cut)]
     doc["data"].update(size=len(cut), sha256=hashlib.sha256(cut).hexdigest())
