@@ -1574,6 +1574,16 @@ def malicious_vectors(s: Suite) -> None:
         rule="rule-protocol",
         extra={"protocol": 2},
     )
+    for older in (0, 1):
+        ED(
+            f"protocol-downgrade-{older}",
+            f"a protocol-3 container claiming protocol {older} to reach an older reader",
+            f"{S}#attack-protocol-downgrade",
+            {"t": "list", "v": []},
+            "E-PROTOCOL-UNSUPPORTED",
+            rule="rule-protocol",
+            extra={"protocol": older},
+        )
     upstream = json.dumps(
         {
             "__class__": "list",
@@ -1596,6 +1606,18 @@ def malicious_vectors(s: Suite) -> None:
         # format-upstream-0-valid-empty-list. The container claiming protocol 2 to reach
         # such a reader is protocol-downgrade above, which every reader refuses.
         unless=["optional:upstream"],
+    )
+    E(
+        "protocol-upstream-true",
+        "an upstream-shaped file whose protocol is JSON true: not 1, so not an upstream "
+        "file for any reader, and refused as a protocol-3 container",
+        f"{VER}#rule-upstream-read",
+        raw_zip(
+            [("schema.json", upstream.replace(b'"protocol": 0', b'"protocol": true'))], comment=b""
+        ),
+        "E-INTEGRITY-SCHEMA",
+        rule="rule-integrity-schema",
+        classes=["reader", "auditor"],
     )
     ED(
         "trust-in-file-field",
