@@ -24,7 +24,7 @@ from skship.conformance.canonical import canonical_tree, same
 from skship.conformance.harness import CommandHarness, InProcessHarness, entry_point_harness
 from skship.conformance.reference import ReferenceHarness
 from skship.conformance.runner import Runner, Skips, junit_xml, load_suite, report
-from skship.errors import CODES
+from skship.errors import CODES, contract_of
 from skship.testing import strategies as sst
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,14 +116,21 @@ def test_every_spec_anchor_and_rule_exists_and_codes_are_registered() -> None:
 
 
 def test_every_refusal_code_of_a_file_has_a_vector() -> None:
-    codes = {c.case["error"]["code"] for c in FORMAT3 if c.case["expect"] == "error"}
-    not_about_files = {
-        "E-WRITE-UNSUPPORTED-TYPE",
-        "E-INVALID-ARGUMENT",
-        "E-DEPENDENCY-MISSING",
-        "E-INTERNAL",
-    }
-    assert set(CODES) - not_about_files - codes == set()
+    # Every code belongs to a contract (errors.CONTRACTS, spec/format/errors.md); the
+    # model file's codes are refusals of a file, and each needs a vector (protocol 3 or
+    # upstream) that a reader must refuse with it.
+    contracts = {code: contract_of(code) for code in CODES}
+    assert {"format", "api", "card", "hub"} <= set(contracts.values())
+    codes = {c.case["error"]["code"] for c in CASES if c.case["expect"] == "error"}
+    assert {contracts[c] for c in codes} == {"format"}, "a vector expects a non-format code"
+    format_codes = {code for code, contract in contracts.items() if contract == "format"}
+    assert format_codes - codes == set()
+    # A code outside every family is an error (so a new family must be classified), and
+    # a family matches whole words only.
+    for unclassified in ("E-NOPE", "E-CARDS-X", "CARD-X"):
+        with pytest.raises(KeyError):
+            contract_of(unclassified)
+    assert contract_of("E-INVALID-ARGUMENT") == "api" and contract_of("E-SERVE-X") == "serving"
 
 
 def test_every_node_kind_has_a_valid_vector() -> None:
@@ -174,7 +181,14 @@ def test_the_reference_passes_every_vector() -> None:
     known = {(r.id, r.cls) for r in results if r.outcome == "known-failure"}
     assert known == {(i, c) for i, c in skips.entries}
     covered = {(r.id, r.cls) for r in results}
-    assert {(c.id, cls) for c in FORMAT3 for cls in c.classes} <= covered
+    applies = [c for c in CASES if c.applies_to(info["levels"])]
+    assert {(c.id, cls) for c in applies for cls in c.classes} <= covered
+    # The reference claims every level the suite uses, so only `unless` exempts it.
+    assert {c.level for c in CASES} <= set(info["levels"])
+    assert {c.id for c in FORMAT3} - {c.id for c in applies} == {
+        c.id for c in FORMAT3 if c.unless & set(info["levels"])
+    }
+    assert {r.id for r in results if r.id.startswith("format-upstream-")}, "upstream vectors ran"
     assert info["name"] == "skship"
     data = report(info, results, CASES)
     _schema("report.schema.json").validate(data)
@@ -194,8 +208,8 @@ def test_the_minimal_reader_passes_core_without_skship() -> None:
     assert [r for r in results if r.outcome != "pass"] == []
     core = [
         (c.id, k)
-        for c in FORMAT3
-        if c.level == "core"
+        for c in CASES
+        if c.applies_to(["core"])
         for k in c.classes
         if k in ("reader", "auditor")
     ]
@@ -379,7 +393,13 @@ def test_matrix_page_is_current() -> None:
         sys.path.pop(0)
     assert conformance_matrix.main(["--check"]) == 0
     page = conformance_matrix.PAGE.read_text(encoding="utf-8")
-    assert "skops 0.16 (protocol 2) | LogisticRegression: refused" in page
+    # skship reads upstream files (optional:upstream); the protocol-3-only reader refuses them.
+    assert "skops 0.16 (protocol 2) | LogisticRegression: reads, same predictions" in page
+    for protocol in (0, 1, 2):
+        row = next(r for r in page.splitlines() if f"(protocol {protocol}), file |" in r)
+        skship_cell, minimal_cell = row.split(" | ")[1:3]
+        assert "refused" not in skship_cell and "DIFFERENT" not in skship_cell, row
+        assert minimal_cell.count("refused: `E-") == 3, row
 
 
 def test_a_harness_that_dies_or_hangs_is_reported(tmp_path: Path) -> None:

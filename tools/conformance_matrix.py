@@ -1,10 +1,13 @@
 """Producer x consumer matrix: files written by each writer, read by each reader.
 
-Writers: the reference (protocol 3) and upstream skops 0.16 (protocol 2). Readers: the
-reference, the stdlib-only minimal reader (conformance/examples/minimal_reader) and
-upstream skops. Each cell says what every reader did with every model: read it with
-equal predictions, decoded it (the minimal reader builds no model), or refused it with
-an error code. Writes docs/conformance/matrix.md; ``--check`` compares instead.
+Writers: the reference (protocol 3) and upstream skops 0.16 (protocol 2), run here, and
+older upstream releases (protocols 0 to 2) through the real files they wrote, committed
+under conformance/format/upstream with the predictions they must reproduce. Readers: the
+reference (which reads protocols 0 to 2 too, spec/format/versioning.md), the stdlib-only
+minimal reader (conformance/examples/minimal_reader) and upstream skops. Each cell says
+what every reader did with every model: read it with equal predictions, decoded it (the
+minimal reader builds no model), or refused it with an error code. Writes
+docs/conformance/matrix.md; ``--check`` compares instead.
 
     uv run python tools/conformance_matrix.py [--check]
 """
@@ -25,6 +28,23 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "conformance" / "matrix.md"
 MINIMAL = ROOT / "conformance" / "examples" / "minimal_reader" / "minimal_reader.py"
+UPSTREAM = ROOT / "conformance" / "format" / "upstream"
+# Files written by older upstream releases (committed; tools/gen_upstream_fixtures.py):
+# row label -> (directory prefix of the vectors, models shown).
+FIXTURES: dict[str, tuple[str, list[str]]] = {
+    "skops 0.3 (protocol 0), file": (
+        "0/format-upstream-0-skops0-3-",
+        ["logreg", "tree", "pipeline"],
+    ),
+    "skops 0.6 (protocol 1), file": (
+        "1/format-upstream-1-skops0-6-",
+        ["logreg", "tree", "pipeline"],
+    ),
+    "skops 0.10 (protocol 2), file": (
+        "2/format-upstream-2-skops0-10-",
+        ["logreg", "tree", "pipeline"],
+    ),
+}
 
 
 def models() -> dict[str, Any]:
@@ -100,18 +120,38 @@ READERS: dict[str, Callable[[Path], Any]] = {
 }
 
 
-def outcome(reader: Callable[[Path], Any], path: Path, model: Any, X: Any) -> str:
+def outcome(reader: Callable[[Path], Any], path: Path, X: Any, want: Any) -> str:
+    """What ``reader`` did with ``path``; ``want`` is the predictions on ``X`` it must give."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             back = reader(path)
+            if not hasattr(back, "predict"):
+                return "decodes (no model built)"
+            got = back.predict(X)
     except Exception as exc:
         code = getattr(exc, "code", None)
         return f"refused: `{code}`" if code else f"fails: `{type(exc).__name__}`"
-    if hasattr(back, "predict"):
-        same = np.array_equal(back.predict(X), model.predict(X))
-        return "reads, same predictions" if same else "reads, DIFFERENT predictions"
-    return "decodes (no model built)"
+    same = np.allclose(got, want, rtol=1e-7, atol=1e-9)
+    return "reads, same predictions" if same else "reads, DIFFERENT predictions"
+
+
+def fixture_row(label: str) -> str:
+    import json
+
+    prefix, names = FIXTURES[label]
+    cells = []
+    for read in READERS.values():
+        parts = []
+        for name in names:
+            case = UPSTREAM / f"{prefix}{name}"
+            meta = json.loads((case / "case.json").read_text(encoding="utf-8"))
+            expected = json.loads((case / "expected.json").read_text(encoding="utf-8"))
+            X = np.array(expected["input"])
+            want = np.array(expected["outputs"]["predict"])
+            parts.append(f"{name}: {outcome(read, case / meta['file'], X, want)}")
+        cells.append("<br>".join(parts))
+    return f"| {label} | " + " | ".join(cells) + " |"
 
 
 def page() -> str:
@@ -138,14 +178,19 @@ def page() -> str:
                 for mname, model in found.items():
                     path = Path(tmp) / f"{wname[:6]}-{rname[:6]}-{len(parts)}.skops"
                     write(model, path)
-                    parts.append(f"{mname}: {outcome(read, path, model, X)}")
+                    parts.append(f"{mname}: {outcome(read, path, X, model.predict(X))}")
                 cells.append("<br>".join(parts))
             lines.append(f"| {wname} | " + " | ".join(cells) + " |")
+    lines += [fixture_row(label) for label in FIXTURES]
     lines += [
         "",
-        "Protocol 2 is refused by protocol-3 readers before its protocol number is read",
-        "([versioning](../spec/format/versioning.md#protocols-0-to-2)); reading it is the",
-        "job of an explicit importer. Upstream skops does not read protocol 3.",
+        "skship reads protocols 0 to 2 by translating them to protocol 3 and applying every",
+        "protocol-3 check ([reading protocols 0 to",
+        "2](../spec/format/versioning.md#reading-protocols-0-to-2), conformance level",
+        "`optional:upstream`); a reader of protocol 3 only, such as the minimal reader, refuses",
+        "them as protocol-3 containers. The rows marked *file* read files written by older",
+        "skops releases (committed under `conformance/format/upstream`) and compare with the",
+        "predictions recorded when they were written. Upstream skops does not read protocol 3.",
         "",
     ]
     return "\n".join(lines)

@@ -1,4 +1,9 @@
-"""Write the protocol-3 conformance vectors: conformance/format/3/{valid,invalid,malicious,future}.
+"""Write the crafted conformance vectors of the model file.
+
+conformance/format/3/{valid,invalid,malicious,future} (protocol 3) and
+conformance/format/upstream/<protocol>/{valid,malicious} (files in the shape upstream
+skops writes, crafted node by node: attacks and the smallest valid file). The real
+upstream files beside them come from tools/gen_upstream_fixtures.py.
 
 Deterministic (seeded, fixed writer and environment fields): ``--check`` regenerates them in
 a temporary directory and fails on any difference, which ``make test`` runs. Every vector
@@ -41,12 +46,19 @@ from skship.format.container import DataSection, decode_data, parse_container, w
 from skship.format.limits import DEFAULT_LIMITS
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "conformance" / "format" / "3"
+FORMAT = ROOT / "conformance" / "format"
+OUT = FORMAT / "3"
 SEED = 20261126
 FILE = "model.skops"
 WRITER = {"name": "skship-gen-vectors", "version": "1"}
 ENV = {"python": "3.11.0", "numpy": "2.0.0", "scipy": "1.14.0"}
 CATEGORIES = ("valid", "invalid", "malicious", "future")
+UPSTREAM_PROTOCOLS = (0, 1, 2)
+UPSTREAM_CATEGORIES = ("valid", "malicious")
+# Directories (relative to conformance/format) this script owns and rewrites.
+OWNED = [f"3/{c}" for c in CATEGORIES] + [
+    f"upstream/{p}/{c}" for p in UPSTREAM_PROTOCOLS for c in UPSTREAM_CATEGORIES
+]
 
 V = "spec/format/values.md"
 C = "spec/format/container.md"
@@ -170,9 +182,13 @@ class Suite:
         limits: dict[str, int] | None = None,
         classes: list[str] | None = None,
         expected: dict[str, Any] | None = None,
+        upstream: int | None = None,
+        unless: list[str] | None = None,
     ) -> None:
+        prefix = "format-3" if upstream is None else f"format-upstream-{upstream}"
+        where = "3" if upstream is None else f"upstream/{upstream}"
         case: dict[str, Any] = {
-            "id": f"format-3-{category}-{name}",
+            "id": f"{prefix}-{category}-{name}",
             "description": description,
             "spec": spec,
             "level": level,
@@ -192,8 +208,10 @@ class Suite:
             case["trusted"] = trusted
         if limits:
             case["limits"] = limits
+        if unless:
+            case["unless"] = unless
         self.vectors.append(
-            {"category": category, "case": case, "blob": blob, "expected": expected}
+            {"dir": f"{where}/{category}", "case": case, "blob": blob, "expected": expected}
         )
 
     def valid(
@@ -1556,6 +1574,16 @@ def malicious_vectors(s: Suite) -> None:
         rule="rule-protocol",
         extra={"protocol": 2},
     )
+    for older in (0, 1):
+        ED(
+            f"protocol-downgrade-{older}",
+            f"a protocol-3 container claiming protocol {older} to reach an older reader",
+            f"{S}#attack-protocol-downgrade",
+            {"t": "list", "v": []},
+            "E-PROTOCOL-UNSUPPORTED",
+            rule="rule-protocol",
+            extra={"protocol": older},
+        )
     upstream = json.dumps(
         {
             "__class__": "list",
@@ -1571,6 +1599,22 @@ def malicious_vectors(s: Suite) -> None:
         "an upstream skops protocol-0 file (no digest comment)",
         f"{VER}#protocols-0-to-2",
         raw_zip([("schema.json", upstream)], comment=b""),
+        "E-INTEGRITY-SCHEMA",
+        rule="rule-integrity-schema",
+        classes=["reader", "auditor"],
+        # A reader of upstream files reads it (rule-upstream-read): see
+        # format-upstream-0-valid-empty-list. The container claiming protocol 2 to reach
+        # such a reader is protocol-downgrade above, which every reader refuses.
+        unless=["optional:upstream"],
+    )
+    E(
+        "protocol-upstream-true",
+        "an upstream-shaped file whose protocol is JSON true: not 1, so not an upstream "
+        "file for any reader, and refused as a protocol-3 container",
+        f"{VER}#rule-upstream-read",
+        raw_zip(
+            [("schema.json", upstream.replace(b'"protocol": 0', b'"protocol": true'))], comment=b""
+        ),
         "E-INTEGRITY-SCHEMA",
         rule="rule-integrity-schema",
         classes=["reader", "auditor"],
@@ -2149,6 +2193,210 @@ def future_vectors(s: Suite) -> None:
     )
 
 
+def xgboost_booster() -> Any:
+    """A two-tree XGBoost booster, trained on fixed data with one thread (deterministic)."""
+    import xgboost
+
+    X = np.arange(24, dtype=np.float32).reshape(8, 3)
+    y = (np.arange(8) >= 4).astype(np.float32)
+    params = {"max_depth": 2, "nthread": 1, "seed": 0, "objective": "binary:logistic"}
+    return xgboost.train(params, xgboost.DMatrix(X, label=y), num_boost_round=2)
+
+
+def copy_document(doc: dict[str, Any]) -> dict[str, Any]:
+    copied: dict[str, Any] = json.loads(json.dumps(doc))
+    return copied
+
+
+def ext_vectors(s: Suite) -> None:
+    """ext nodes (values.md#node-ext): a handler is found by name only, never imported
+    from the file. A reader without the handler refuses the file (core); the built-in
+    xgboost handler's checks are level optional:xgboost."""
+    ext_spec = f"{V}#node-ext"
+    state = {"t": "dict", "v": {"model": "not built"}}
+    s.valid_object(
+        "ext-xgboost-booster",
+        "an XGBoost Booster stored by the built-in xgboost type handler (UBJSON state)",
+        ext_spec,
+        xgboost_booster(),
+        level="optional:xgboost",
+    )
+    s.error_doc(
+        "future",
+        "ext-handler-not-installed",
+        "an ext node naming a type handler that no reader has installed",
+        f"{V}#rule-ext-handler",
+        {
+            "t": "ext",
+            "handler": "skship-conformance-absent",
+            "type": "example.Model",
+            "state": state,
+        },
+        "E-PLUGIN-NOT-INSTALLED",
+    )
+    s.error_doc(
+        "malicious",
+        "ext-handler-names-a-module",
+        "an ext node whose handler is the name of a module (os): a reader looks handlers "
+        "up by name and never imports one from the file",
+        f"{V}#rule-ext-handler",
+        {
+            "t": "ext",
+            "handler": "os",
+            "type": "os.system",
+            "state": {"t": "list", "v": ["echo pwned"]},
+        },
+        "E-PLUGIN-NOT-INSTALLED",
+    )
+    s.error_doc(
+        "invalid",
+        "ext-handler-pattern",
+        "an ext node whose handler name breaks its pattern (upper case, a space)",
+        f"{V}#rule-ext-handler",
+        {"t": "ext", "handler": "No Such", "type": "example.Model", "state": None},
+        "E-SCHEMA-INVALID",
+    )
+    s.error_doc(
+        "malicious",
+        "ext-xgboost-type-os-system",
+        "an ext node of the xgboost handler naming os.system as its type: the handler "
+        "does not list it, so nothing is imported or built",
+        f"{V}#rule-ext-handler",
+        {"t": "ext", "handler": "xgboost", "type": "os.system", "state": state},
+        "E-PLUGIN-TYPE-UNKNOWN",
+        level="optional:xgboost",
+    )
+    doc, data, _ = of_object(xgboost_booster())
+    # The first tree's root: its left child, an int32 in the typed array left_children,
+    # made to point far outside the tree (XGBoost would read out of bounds).
+    at = data.index(b"left_children[$l#L") + len(b"left_children[$l#L") + 8
+    far = bytearray(data)
+    far[at : at + 4] = struct.pack(">i", 1 << 20)
+    wild = copy_document(doc)
+    wild["data"]["sha256"] = hashlib.sha256(far).hexdigest()
+    s.error(
+        "malicious",
+        "ext-xgboost-child-out-of-range",
+        "an XGBoost Booster whose tree points a child at node 2**20 of a 3-node tree: "
+        "the handler's validation refuses it before XGBoost reads it",
+        f"{V}#rule-ext-validate",
+        container(encode(wild), bytes(far)),
+        "E-PLUGIN-STATE-INVALID",
+        level="optional:xgboost",
+    )
+    cut = data[: len(data) // 2]
+    doc["root"]["state"]["v"]["ubj"]["data"] = [0, len(cut)]
+    doc["data"].update(size=len(cut), sha256=hashlib.sha256(cut).hexdigest())
+    s.error(
+        "invalid",
+        "ext-xgboost-state-truncated",
+        "an XGBoost Booster whose UBJSON model is cut in half: the handler's validation "
+        "refuses it before XGBoost parses it",
+        f"{V}#rule-ext-validate",
+        container(encode(doc), cut),
+        "E-PLUGIN-STATE-INVALID",
+        level="optional:xgboost",
+    )
+
+
+def _up(loader: str, qual: str, **fields: Any) -> dict[str, Any]:
+    """A node in the shape upstream skops writes (tests/test_upstream.py crafts the same)."""
+    module, _, cls = qual.rpartition(".")
+    return {"__class__": cls, "__module__": module, "__loader__": loader, **fields}
+
+
+def _up_json(value: Any) -> dict[str, Any]:
+    return _up("JsonNode", "builtins.str", content=json.dumps(value), is_json=True)
+
+
+def _up_list(*items: Any) -> dict[str, Any]:
+    return _up("ListNode", "builtins.list", content=list(items))
+
+
+def _up_dict(**items: Any) -> dict[str, Any]:
+    keys = _up_list(*[_up("TypeNode", "builtins.str") for _ in items])
+    return _up("DictNode", "builtins.dict", content=items, key_types=keys)
+
+
+def upstream_file(root: dict[str, Any], protocol: int) -> bytes:
+    """An upstream-style archive: schema.json only, no digest comment (deterministic)."""
+    body = json.dumps({**root, "protocol": protocol, "_skops_version": "0.16.0"}).encode()
+    return raw_zip([("schema.json", body)], comment=b"")
+
+
+def upstream_vectors(s: Suite) -> None:
+    """Upstream files (protocols 0 to 2) for readers that claim optional:upstream
+    (versioning.md#reading-protocols-0-to-2): each attack under every protocol, since the
+    protocol number must never choose weaker checks."""
+    level = "optional:upstream"
+    for p in UPSTREAM_PROTOCOLS:
+        s.add(
+            "valid",
+            "empty-list",
+            f"the smallest upstream file: an empty list, protocol {p}",
+            f"{VER}#rule-upstream-read",
+            upstream_file(_up_list(), p),
+            level=level,
+            upstream=p,
+            expected={"tree": {"t": "list", "v": []}, "names": {}},
+        )
+        E = functools.partial(s.add, "malicious", level=level, upstream=p)
+        method = _up(
+            "MethodNode",
+            "collections.OrderedDict",
+            content={"func": "__reduce_ex__", "obj": _up_dict()},
+        )
+        E(
+            "method-node",
+            "CVE-2025-54413: a bound method (MethodNode), never loaded whatever is trusted",
+            f"{VER}#rule-upstream-refuse",
+            upstream_file(_up_list(method), p),
+            code="E-UPSTREAM-UNSUPPORTED",
+            trusted=["collections.OrderedDict.__reduce_ex__"],
+        )
+        E(
+            "unknown-loader",
+            "a node whose __loader__ no upstream release has",
+            f"{VER}#rule-upstream-refuse",
+            upstream_file(_up_list(_up("PickleNode", "builtins.list", content=[])), p),
+            code="E-UPSTREAM-UNSUPPORTED",
+        )
+        E(
+            "operator-outside-operator",
+            "an OperatorFuncNode that names os instead of operator",
+            f"{VER}#rule-upstream-translate",
+            upstream_file(
+                _up_list(_up("OperatorFuncNode", "os.system", attrs=_up_list(_up_json("x")))),
+                p,
+            ),
+            code="E-UPSTREAM-NODE",
+        )
+        E(
+            "trust-in-file",
+            "GHSA-w582-9x45-8mpx: a trusted list inside the file, a key upstream never writes",
+            f"{VER}#rule-upstream-no-trust-in-file",
+            upstream_file(
+                {**_up_list(_up("FunctionNode", "builtins.exec")), "trusted": ["builtins.exec"]},
+                p,
+            ),
+            code="E-UPSTREAM-NODE",
+            rule="rule-upstream-translate",
+        )
+        function = (
+            _up("FunctionNode", "numpy.ufunc", content={"module_path": "os", "function": "system"})
+            if p == 0
+            else _up("FunctionNode", "os.system")
+        )
+        E(
+            "function-untrusted",
+            "CVE-2024-37065: a function node naming os.system, loaded without trusting it",
+            f"{VER}#rule-upstream-translate",
+            upstream_file(_up_list(function), p),
+            code="E-TRUST-UNTRUSTED-TYPE",
+            rule="rule-trust-check",
+        )
+
+
 def build_suite() -> Suite:
     suite = Suite()
     rng = np.random.default_rng(SEED)
@@ -2158,6 +2406,8 @@ def build_suite() -> Suite:
     future_vectors(suite)
     zip64_vectors(suite)
     validator_vectors(suite)
+    ext_vectors(suite)
+    upstream_vectors(suite)
     return suite
 
 
@@ -2166,10 +2416,12 @@ def _dump_json(value: Any) -> str:
 
 
 def write_suite(suite: Suite, out: Path) -> None:
-    for category in CATEGORIES:
-        shutil.rmtree(out / category, ignore_errors=True)
+    """Write every vector under ``out`` (conformance/format), replacing only the
+    directories this script owns (the real upstream files are not touched)."""
+    for owned in OWNED:
+        shutil.rmtree(out / owned, ignore_errors=True)
     for v in suite.vectors:
-        d = out / v["category"] / v["case"]["id"]
+        d = out / v["dir"] / v["case"]["id"]
         d.mkdir(parents=True)
         (d / "case.json").write_text(_dump_json(v["case"]), encoding="utf-8")
         (d / FILE).write_bytes(v["blob"])
@@ -2190,11 +2442,12 @@ def differences(a: Path, b: Path) -> list[str]:
         for name, sub in cmp.subdirs.items():
             walk(sub, f"{rel}{name}/")
 
-    for category in CATEGORIES:
-        if not (a / category).exists() or not (b / category).exists():
-            out.append(f"missing category {category}")
+    for owned in OWNED:
+        if (a / owned).exists() != (b / owned).exists():
+            out.append(f"only in one tree: {owned}")
             continue
-        walk(filecmp.dircmp(str(a / category), str(b / category)), f"{category}/")
+        if (a / owned).exists():
+            walk(filecmp.dircmp(str(a / owned), str(b / owned)), f"{owned}/")
     return out
 
 
@@ -2204,12 +2457,12 @@ def main(argv: list[str] | None = None, log: Callable[[str], None] = print) -> i
     args = parser.parse_args(argv)
     suite = build_suite()
     if not args.check:
-        write_suite(suite, OUT)
-        log(f"wrote {len(suite.vectors)} vectors to {OUT.relative_to(ROOT)}")
+        write_suite(suite, FORMAT)
+        log(f"wrote {len(suite.vectors)} vectors to {FORMAT.relative_to(ROOT)}")
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         write_suite(suite, Path(tmp))
-        diff = differences(OUT, Path(tmp))
+        diff = differences(FORMAT, Path(tmp))
     for line in diff[:50]:
         log(line)
     if diff:

@@ -11,6 +11,7 @@ from typing import Any
 
 __all__ = [
     "CODES",
+    "CONTRACTS",
     "CardError",
     "ConstructionError",
     "ContainerError",
@@ -32,6 +33,7 @@ __all__ = [
     "UntrustedTypesError",
     "ValidationError",
     "VersionMismatchWarning",
+    "contract_of",
 ]
 
 # The error registry: code -> one-line meaning. spec/format/errors.md is generated
@@ -132,6 +134,51 @@ CODES: dict[str, str] = {
     "E-CONVERT-PICKLE": "a pickle cannot be scanned statically (malformed, computed "
     "globals, persistent ids, extension codes or out-of-band buffers)",
 }
+
+
+# The contract each code belongs to, by the words after "E-" (a code is in a family when
+# it is E-<family> or starts with E-<family>-; the longest family wins); every code MUST
+# be in one. "format" codes are refusals of a model file (.skops, protocol 3 or
+# an upstream protocol): the conformance suite has a vector for each of them. The others
+# are about values given to the API ("api"), model cards ("card"), the Hugging Face Hub
+# ("hub"), the command line's own checks ("cli"), ONNX ("onnx") and serving ("serving").
+CONTRACTS: dict[str, str] = {
+    "CONTAINER": "format",
+    "INTEGRITY": "format",
+    "SCHEMA": "format",
+    "PROTOCOL": "format",
+    "EXTENSION": "format",
+    "DATA": "format",
+    "REF": "format",
+    "VALUE": "format",
+    "VALIDATION": "format",
+    "TRUST": "format",
+    "CONSTRUCT": "format",
+    "LIMIT": "format",
+    "UPSTREAM": "format",
+    "PLUGIN": "format",
+    "WRITE": "api",
+    "INVALID-ARGUMENT": "api",
+    "DEPENDENCY-MISSING": "api",
+    "INTERNAL": "api",
+    "CARD": "card",
+    "HUB": "hub",
+    "FILE": "cli",
+    "POLICY": "cli",
+    "CONVERT": "cli",
+    "ONNX": "onnx",
+    "SERVE": "serving",
+    "OIP": "serving",
+}
+
+
+def contract_of(code: str) -> str:
+    """The contract a registered code belongs to (see :data:`CONTRACTS`)."""
+    words = code.removeprefix("E-")
+    families = [f for f in CONTRACTS if words == f or words.startswith(f + "-")]
+    if not code.startswith("E-") or not families:
+        raise KeyError(f"{code!r} belongs to no contract: add its family to CONTRACTS")
+    return CONTRACTS[max(families, key=len)]
 
 
 class SkshipError(Exception):

@@ -368,7 +368,7 @@ def dtype_size(descr, depth=0):
 
 ID_KINDS = {"bytes", "bytearray", "list", "tuple", "set", "frozenset", "dict", "odict",
             "defaultdict", "namedtuple", "ndarray", "objarray", "masked", "partial", "generator",
-            "randomstate", "sparse", "object", "reduce"}
+            "randomstate", "sparse", "object", "reduce", "ext"}
 FIELDS = {
     "float": ({"v"}, set()), "int": ({"v"}, set()), "complex": ({"re", "im"}, set()),
     "bytes": ({"data"}, set()), "bytearray": ({"data"}, set()),
@@ -383,8 +383,12 @@ FIELDS = {
     "partial": ({"func", "args", "kw"}, set()), "generator": ({"bit_generator", "state"}, set()),
     "randomstate": ({"state"}, set()), "sparse": ({"format", "container", "shape", "arrays"}, set()),
     "object": ({"type"}, {"args", "state", "items", "elems"}), "reduce": ({"type", "args"}, {"state"}),
-    "ref": ({"id"}, set()),
+    "ext": ({"handler", "type", "state"}, set()), "ref": ({"id"}, set()),
 }
+HANDLER = re.compile(r"\A[a-z0-9][a-z0-9_.-]{0,63}\Z", re.ASCII)
+# The type handlers this reader has: none. It builds no Python objects, so a file with an
+# ext node is refused (values.md#rule-ext-handler), as by any reader without that handler.
+HANDLERS = {}
 BIT_GENERATORS = {"MT19937", "PCG64", "PCG64DXSM", "Philox", "SFC64"}
 SPARSE_ARRAYS = {
     "csr": {"data", "indices", "indptr"}, "csc": {"data", "indices", "indptr"},
@@ -414,7 +418,7 @@ def children(node):
         return [node["func"], *node["args"], *node["kw"].values()]
     if t == "masked":
         return [node["data"], node["mask"], node.get("fill_value")]
-    if t in ("generator", "randomstate"):
+    if t in ("generator", "randomstate", "ext"):
         return [node["state"]]
     if t == "sparse":
         return list(node["arrays"].values())
@@ -572,6 +576,12 @@ def check_node(n, state, limits):
         value_list(n["args"], "args")
         if not isinstance(n["kw"], dict):
             raise invalid("partial kw must be an object")
+    elif t == "ext":
+        if not (isinstance(n["handler"], str) and HANDLER.match(n["handler"])):
+            raise invalid("ext handler does not match its pattern")
+        if not (isinstance(n["type"], str) and QUALNAME.match(n["type"])):
+            raise invalid("ext type is not a qualified name")
+        state["ext"].append((n["handler"], n["type"]))
     elif t == "generator" and n["bit_generator"] not in BIT_GENERATORS:
         raise invalid(f"bit generator {n['bit_generator']!r}")
     elif t == "sparse":
@@ -601,7 +611,7 @@ def audit(doc, limits):
     """Step 5: walk every node with an explicit stack; returns the collected names."""
     data = doc.get("data")
     state = {"ids": set(), "names": {}, "spans": [], "size": data["size"] if data else 0,
-             "dtypes": []}
+             "dtypes": [], "ext": []}
     for d in doc.get("dtypes", []):
         if not isinstance(d, (str, list)):
             raise bad_dtype("a dtype table entry must be a descr")
@@ -635,6 +645,11 @@ def audit(doc, limits):
             raise invalid(f"{name!r} is not a qualified name")
     if names != doc["names"]:
         raise Refusal("E-SCHEMA-NAMES", "the name index differs from the names in the tree")
+    for handler, type_name in state["ext"]:  # looked up by name only, never imported
+        if handler not in HANDLERS:
+            raise Refusal("E-PLUGIN-NOT-INSTALLED", f"no type handler {handler!r}")
+        if type_name not in HANDLERS[handler]:
+            raise Refusal("E-PLUGIN-TYPE-UNKNOWN", f"{handler!r} does not handle {type_name!r}")
     return names, state
 
 

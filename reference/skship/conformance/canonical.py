@@ -205,6 +205,9 @@ class _Canon:
             out["format"], out["container"] = n["format"], n["container"]
             out["shape"] = list(n["shape"])
             out["arrays"] = {k: self.node(a) for k, a in n["arrays"].items()}
+        elif t == "ext":
+            out["handler"], out["type"] = n["handler"], n["type"]
+            out["state"] = self.value(n["state"])
         elif t in ("object", "reduce"):
             out["type"] = n["type"]
             args = self.values(n.get("args") or [])

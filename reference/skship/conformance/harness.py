@@ -83,13 +83,16 @@ class CommandHarness:
         if self.proc.poll() is None:
             with contextlib.suppress(HarnessFailure):
                 self.send({"cmd": "stop"})
-            if self.proc.stdin is not None:
+        # Closed even when the harness already died (else the pipe leaks); closing a
+        # pipe whose reader is gone may raise BrokenPipeError while flushing.
+        if self.proc.stdin is not None:
+            with contextlib.suppress(OSError):
                 self.proc.stdin.close()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
         self.reader.join(timeout=10)
         if self.proc.stdout is not None:
             self.proc.stdout.close()

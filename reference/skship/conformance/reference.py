@@ -17,7 +17,21 @@ from typing import Any
 from skship.conformance.canonical import canonical_tree
 
 CLASSES = ["reader", "writer", "auditor"]
-LEVELS = ["core", "recommended", "optional:zstd", "optional:python"]
+LEVELS = [
+    "core",
+    "recommended",
+    "optional:zstd",
+    "optional:python",
+    "optional:upstream",
+]
+
+
+def _levels() -> list[str]:
+    """The levels claimed: the built-in xgboost handler needs the xgboost package to
+    build a Booster, so optional:xgboost is claimed only where it is installed."""
+    from importlib.util import find_spec
+
+    return LEVELS + (["optional:xgboost"] if find_spec("xgboost") is not None else [])
 
 
 def _limits(spec: dict[str, int] | None) -> Any:
@@ -50,7 +64,7 @@ class ReferenceHarness:
                     "name": "skship",
                     "version": __version__,
                     "classes": CLASSES,
-                    "levels": LEVELS,
+                    "levels": _levels(),
                 }
             if cmd == "read":
                 return {"status": "result", "tree": self.read(request)}

@@ -46,6 +46,16 @@ class Case:
         return list(self.case.get("classes") or ["reader"])
 
     @property
+    def unless(self) -> set[str]:
+        """Levels whose claim exempts an implementation from this vector."""
+        return set(self.case.get("unless") or [])
+
+    def applies_to(self, levels: Iterable[str]) -> bool:
+        """Whether an implementation claiming ``levels`` is given this vector."""
+        claimed = set(levels)
+        return self.level in claimed and not self.unless & claimed
+
+    @property
     def file(self) -> Path:
         return self.directory / str(self.case["file"])
 
@@ -178,7 +188,7 @@ class Runner:
             (case, cls)
             for case in self.cases
             for cls in case.classes
-            if cls in claimed and case.level in levels
+            if cls in claimed and case.applies_to(levels)
         ]
 
     def run(self, progress: Callable[[Result], None] | None = None) -> list[Result]:
