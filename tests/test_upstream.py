@@ -106,7 +106,7 @@ def test_upstream_fixture(case: Path) -> None:
     meta = json.loads(case.read_text())
     assert meta["id"] == case.parent.name
     assert meta["id"].startswith(f"format-upstream-{case.parent.parent.name}-")
-    assert meta["expect"] == "valid" and meta["level"] == "core"
+    assert meta["expect"] == "valid" and meta["level"] == "optional:upstream"
     page, _, anchor = meta["spec"].partition("#")
     assert anchor in _anchors(ROOT / page), meta["spec"]
     raw = (case.parent / meta["file"]).read_bytes()

@@ -190,7 +190,7 @@ def generate(protocol: int, name: str, packages: list[str], base: Path) -> list[
                     "reproduces the recorded outputs"
                 ),
                 "spec": _anchor(),
-                "level": "core",
+                "level": "optional:upstream",
                 "since": "3.0",
                 "until": None,
                 "file": case["file"],
