@@ -32,6 +32,7 @@ SCHEMA_DIR = ROOT / "schemas"
 SOURCES = ("format/3/value.schema.json", "format/3/document.schema.json")
 OUTPUT = ROOT / "reference" / "skship" / "_schema.py"
 LINE_LENGTH = 100  # [tool.ruff] line-length
+TAG_REQUIRED = "_TagRequired"
 
 Schema = dict[str, Any]
 SCALARS = {"null": "None", "boolean": "bool", "integer": "int", "number": "float", "string": "str"}
@@ -57,6 +58,14 @@ class Generator:
         self.files = schemas
         self.schemas = {schema["$id"]: schema for schema in schemas.values()}  # $ref targets
         self.uses_literal = False
+        # Names of the node Structs (members of a union with an x-tag-field).
+        self.node_names: set[str] = set()
+        for document in schemas.values():
+            for schema in [*document.get("$defs", {}).values(), document]:
+                if "x-tag-field" in schema:
+                    for member in _members(schema):
+                        target, _ = self.resolve(document["$id"], member["$ref"])
+                        self.node_names.add(target["x-struct-name"])
 
     def resolve(self, base: str, ref: str) -> tuple[Schema, str]:
         """The schema a ``$ref`` names, and the base URI of the document holding it."""
@@ -80,7 +89,12 @@ class Generator:
             return f"Literal[{', '.join(pyrepr(v) for v in values)}]"
         for key in ("anyOf", "oneOf"):
             if key in schema:
-                return union(self.pytype(member, base) for member in schema[key])
+                members = [self.pytype(member, base) for member in schema[key]]
+                # msgspec accepts an object without its tag when the union holds only one
+                # node Struct; a second, never-valid node Struct makes the tag required.
+                if sum(m in self.node_names for m in members) == 1:
+                    members.append(TAG_REQUIRED)
+                return union(members)
         kind = schema["type"]
         if kind == "array" and "prefixItems" in schema:
             assert schema.get("items") is False, "tuples must close with items: false"
@@ -140,6 +154,12 @@ class Generator:
                     classes += [
                         *class_head("_Node", ["msgspec.Struct", *flags]),
                         '    """Base of every node: a tagged, frozen Struct."""',
+                        "",
+                        "",
+                    ]
+                    classes += [
+                        f"class {TAG_REQUIRED}(_Node, frozen=True, tag={pyrepr(TAG_REQUIRED)}):",
+                        '    """Never valid: its presence in a union makes the node tag required."""',
                         "",
                         "",
                     ]

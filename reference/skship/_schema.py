@@ -62,6 +62,10 @@ class _Node(
     """Base of every node: a tagged, frozen Struct."""
 
 
+class _TagRequired(_Node, frozen=True, tag="_TagRequired"):
+    """Never valid: its presence in a union makes the node tag required."""
+
+
 class Float(_Node, frozen=True, tag="float"):
     """A non-finite Python float: float('nan'), float('inf') or float('-inf'). Finite floats are plain JSON numbers."""
 
@@ -77,8 +81,8 @@ class Int(_Node, frozen=True, tag="int"):
 class Complex(_Node, frozen=True, tag="complex"):
     """A Python complex: real and imaginary parts, each a JSON number or a non-finite float node."""
 
-    re: float | Float
-    im: float | Float
+    re: float | Float | _TagRequired
+    im: float | Float | _TagRequired
 
 
 class Bytes(_Node, frozen=True, tag="bytes"):

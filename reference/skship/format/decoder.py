@@ -321,7 +321,7 @@ _AUDIT_KIND: dict[type, int] = {
     S.Extension: _K_EXT,
     S.Float: _K_LEAF,
     S.Int: _K_LEAF,
-    S.Range: _K_LEAF,
+    S.Range: _K_SLICE,  # its bounds meet the int64 check like any integer
     S.Enum: _K_LEAF,
     S.Type: _K_LEAF,
     S.Function: _K_LEAF,
@@ -454,6 +454,8 @@ def audit(doc: S.Document, limits: Limits) -> Audit:
             for c in v.v:
                 push((c, d))
         elif kind == _K_COMPLEX:
+            if type(v.re) is S._TagRequired or type(v.im) is S._TagRequired:
+                raise SchemaError("a complex part is a number or a float node, nothing else")
             push((v.im, d))
             push((v.re, d))
         elif kind == _K_MASKED:
@@ -838,7 +840,7 @@ class Builder:
         state = self.build(v.state)
         try:
             bg.state = state
-        except (TypeError, ValueError, KeyError) as exc:
+        except (TypeError, ValueError, KeyError, OverflowError) as exc:
             raise SchemaError(
                 f"invalid {v.bit_generator} state: {exc}", code="E-VALUE-INVALID"
             ) from None
@@ -854,7 +856,7 @@ class Builder:
         obj = np.random.RandomState(getattr(np.random, name)())
         try:
             obj.set_state(state)
-        except (TypeError, ValueError, KeyError) as exc:
+        except (TypeError, ValueError, KeyError, OverflowError) as exc:
             raise SchemaError(f"invalid RandomState state: {exc}", code="E-VALUE-INVALID") from None
         self._register(v, obj)
         return obj
