@@ -78,32 +78,99 @@ def _function_transformer(est: Any) -> list[Finding]:
     ]
 
 
-def _lda(est: Any) -> list[Finding]:
-    if len(getattr(est, "classes_", ())) != 2:
-        return []
-    return [
-        Finding(
-            severity="wrong",
-            code="lda-binary-proba",
-            message="binary LinearDiscriminantAnalysis converts, but its probabilities "
-            "differ from scikit-learn's (measured with skl2onnx 1.20)",
-        )
-    ]
-
-
-def _tuned_threshold(est: Any) -> list[Finding]:
-    return [
-        Finding(
-            severity="wrong",
-            code="tuned-threshold-ignored",
-            message="TunedThresholdClassifierCV converts as its inner classifier: the tuned "
-            "threshold is ignored, so labels differ (measured with skl2onnx 1.20)",
-        )
-    ]
-
-
 def _error(code: str, message: str) -> list[Finding]:
     return [Finding(severity="error", code=code, message=message)]
+
+
+def _dummy_classifier(est: Any) -> list[Finding]:
+    from skship.onnx.converters.constant import CLASSIFIER_STRATEGIES, supported
+
+    if supported(est):
+        return []
+    return _error(
+        "dummy-strategy",
+        f"DummyClassifier(strategy={est.strategy!r}) draws random labels and cannot be "
+        f"converted: only {', '.join(CLASSIFIER_STRATEGIES)} (single output)",
+    )
+
+
+def _threshold(est: Any) -> list[Finding]:
+    from skship.onnx.converters.wrappers import threshold_supported
+
+    if threshold_supported(est):
+        return []
+    return _error(
+        "threshold-unsupported",
+        f"{type(est).__name__} converts only for a binary inner classifier thresholded on "
+        "predict_proba (response_method='auto' or 'predict_proba')",
+    )
+
+
+def _isotonic(est: Any) -> list[Finding]:
+    from skship.onnx.converters.isotonic import supported
+
+    if supported(est):
+        return []
+    return _error(
+        "isotonic-out-of-bounds",
+        "IsotonicRegression(out_of_bounds='raise') cannot be converted (ONNX cannot raise): "
+        "use 'clip' or 'nan'",
+    )
+
+
+def _transformed_target(est: Any) -> list[Finding]:
+    from skship.onnx.converters.wrappers import INVERSE_UFUNCS, ttr_supported
+
+    if ttr_supported(est):
+        return []
+    return _error(
+        "target-transformer-unsupported",
+        "TransformedTargetRegressor converts only with a StandardScaler or a "
+        "FunctionTransformer whose inverse_func is None or numpy's " + ", ".join(INVERSE_UFUNCS),
+    )
+
+
+def _nearest_centroid(est: Any) -> list[Finding]:
+    if est.metric == "euclidean":
+        return []
+    return _error(
+        "metric-unsupported",
+        f"NearestCentroid(metric={est.metric!r}) cannot be converted: only 'euclidean'",
+    )
+
+
+def _missing_indicator(est: Any) -> list[Finding]:
+    from skship.onnx.converters.reuse import missing_indicator_supported
+
+    if missing_indicator_supported(est):
+        return []
+    return _error(
+        "missing-values-unsupported",
+        f"MissingIndicator(missing_values={est.missing_values!r}) cannot be converted: "
+        "only missing_values=np.nan",
+    )
+
+
+def _feature_agglomeration(est: Any) -> list[Finding]:
+    from skship.onnx.converters.linear_maps import supported
+
+    if supported(est):
+        return []
+    return _error(
+        "pooling-unsupported",
+        "FeatureAgglomeration converts only with pooling_func=np.mean (a linear map)",
+    )
+
+
+def _affinity(est: Any) -> list[Finding]:
+    from skship.onnx.converters.centers import supported
+
+    if supported(est):
+        return []
+    return _error(
+        "affinity-unsupported",
+        "AffinityPropagation(affinity='precomputed') has no centres to compare new rows with",
+    )
 
 
 def _kbins(est: Any) -> list[Finding]:
@@ -164,8 +231,15 @@ RULES: dict[str, Callable[[Any], list[Finding]]] = {
     "CountVectorizer": _text_findings,
     "TfidfVectorizer": _text_findings,
     "FunctionTransformer": _function_transformer,
-    "LinearDiscriminantAnalysis": _lda,
-    "TunedThresholdClassifierCV": _tuned_threshold,
+    "DummyClassifier": _dummy_classifier,
+    "TunedThresholdClassifierCV": _threshold,
+    "FixedThresholdClassifier": _threshold,
+    "IsotonicRegression": _isotonic,
+    "TransformedTargetRegressor": _transformed_target,
+    "NearestCentroid": _nearest_centroid,
+    "MissingIndicator": _missing_indicator,
+    "FeatureAgglomeration": _feature_agglomeration,
+    "AffinityPropagation": _affinity,
     "KBinsDiscretizer": _kbins,
     "OneHotEncoder": _one_hot,
     "RandomTreesEmbedding": _trees_embedding,

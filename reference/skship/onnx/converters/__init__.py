@@ -10,8 +10,26 @@ before any lookup, so ``check`` and ``convert`` both see them).
   ``np.sqrt``, ...), where skl2onnx converts only the identity.
 """
 
-from skship.onnx.converters import function_transformer, kernel_ridge, trees
+from skship.onnx.converters import (
+    centers,
+    constant,
+    discriminant,
+    function_transformer,
+    isotonic,
+    kernel_ridge,
+    linear_maps,
+    reuse,
+    trees,
+    wrappers,
+)
 
 trees.install()
 function_transformer.install()
 kernel_ridge.install()
+centers.install()
+constant.install()
+discriminant.install()
+isotonic.install()
+linear_maps.install()
+reuse.install()
+wrappers.install()
