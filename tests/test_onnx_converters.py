@@ -14,6 +14,7 @@ from sklearn.cross_decomposition import CCA
 from sklearn.datasets import make_classification
 from sklearn.decomposition import FastICA, SparsePCA
 from sklearn.dummy import DummyClassifier, DummyRegressor
+from sklearn.ensemble import RandomTreesEmbedding, VotingClassifier
 from sklearn.feature_selection import SequentialFeatureSelector
 from sklearn.impute import MissingIndicator
 from sklearn.isotonic import IsotonicRegression
@@ -21,7 +22,7 @@ from sklearn.kernel_approximation import RBFSampler, SkewedChi2Sampler
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.neighbors import NearestCentroid
 from sklearn.neural_network import BernoulliRBM
-from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, KBinsDiscretizer, StandardScaler
 from sklearn.random_projection import SparseRandomProjection
 from sklearn.semi_supervised import SelfTrainingClassifier
 
@@ -71,6 +72,14 @@ MODELS = {
     "skewed-chi2": lambda X, y, t: SkewedChi2Sampler(n_components=8, random_state=0).fit(X),
     "birch": lambda X, y, t: Birch(n_clusters=3).fit(X),
     "mean-shift": lambda X, y, t: MeanShift(bandwidth=2.0, bin_seeding=True).fit(X),
+    # skl2onnx refuses these parameters; the ONNX graph is the dense equivalent.
+    "kbins-onehot": lambda X, y, t: KBinsDiscretizer(3, encode="onehot").fit(X),
+    "trees-embedding-sparse": lambda X, y, t: RandomTreesEmbedding(
+        3, max_depth=2, random_state=0
+    ).fit(X),
+    "voting-flatten": lambda X, y, t: VotingClassifier(
+        [("lr", LogisticRegression()), ("nc", DummyClassifier())], voting="soft"
+    ).fit(X, y),
 }
 
 
@@ -92,7 +101,9 @@ def test_converter_matches_scikit_learn_on_new_rows(data: Any, name: str) -> Non
         else:
             np.testing.assert_allclose(np.ravel(got[0]), np.ravel(expected), rtol=1e-3, atol=1e-3)
     else:
-        np.testing.assert_allclose(got[0], model.transform(new), rtol=1e-3, atol=1e-3)
+        expected = model.transform(new)
+        expected = expected.toarray() if hasattr(expected, "toarray") else expected
+        np.testing.assert_allclose(got[0], expected, rtol=1e-3, atol=1e-3)
 
 
 def test_missing_indicator_marks_missing_values(data: Any) -> None:

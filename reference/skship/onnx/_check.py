@@ -173,16 +173,6 @@ def _affinity(est: Any) -> list[Finding]:
     )
 
 
-def _kbins(est: Any) -> list[Finding]:
-    if est.encode != "onehot":
-        return []
-    return _error(
-        "sparse-output",
-        "KBinsDiscretizer(encode='onehot') gives a sparse matrix, which ONNX cannot hold: "
-        "use encode='onehot-dense' or 'ordinal'",
-    )
-
-
 def _one_hot(est: Any) -> list[Finding]:
     categories = getattr(est, "categories_", [])
     if any(getattr(c, "dtype", None) is not None and c.dtype.kind == "f" for c in categories):
@@ -190,27 +180,6 @@ def _one_hot(est: Any) -> list[Finding]:
             "float-categories",
             "OneHotEncoder with float categories cannot be converted (only strings and "
             "integers): cast the columns to int or str before encoding",
-        )
-    return []
-
-
-def _trees_embedding(est: Any) -> list[Finding]:
-    if not est.sparse_output:
-        return []
-    return _error(
-        "sparse-output",
-        "RandomTreesEmbedding(sparse_output=True) gives a sparse matrix, which ONNX cannot "
-        "hold: use sparse_output=False",
-    )
-
-
-def _voting(est: Any) -> list[Finding]:
-    if est.flatten_transform:
-        return _error(
-            "voting-flatten-transform",
-            "VotingClassifier with flatten_transform=True (the default) cannot be "
-            "converted: set flatten_transform=False (it changes transform only, not the "
-            "predictions)",
         )
     return []
 
@@ -240,10 +209,7 @@ RULES: dict[str, Callable[[Any], list[Finding]]] = {
     "MissingIndicator": _missing_indicator,
     "FeatureAgglomeration": _feature_agglomeration,
     "AffinityPropagation": _affinity,
-    "KBinsDiscretizer": _kbins,
     "OneHotEncoder": _one_hot,
-    "RandomTreesEmbedding": _trees_embedding,
-    "VotingClassifier": _voting,
     "KernelRidge": _kernel_ridge,
 }
 

@@ -13,6 +13,7 @@ before any lookup, so ``check`` and ``convert`` both see them).
 from skship.onnx.converters import (
     centers,
     constant,
+    dense,
     discriminant,
     function_transformer,
     isotonic,
@@ -28,6 +29,7 @@ function_transformer.install()
 kernel_ridge.install()
 centers.install()
 constant.install()
+dense.install()
 discriminant.install()
 isotonic.install()
 linear_maps.install()

@@ -22,7 +22,11 @@ def supported(est: Any) -> bool:
     if type(est).__name__ == "DummyRegressor":
         return True
     outputs = getattr(est, "n_outputs_", 1)
-    return est.strategy in CLASSIFIER_STRATEGIES and outputs == 1 and not np.ndim(est.classes_) > 1
+    return (
+        est.strategy in CLASSIFIER_STRATEGIES
+        and outputs == 1
+        and not np.ndim(getattr(est, "classes_", ())) > 1
+    )
 
 
 def _classifier_shape(operator: Any) -> None:

@@ -106,7 +106,8 @@ def install() -> None:
 
     from skl2onnx import update_registered_converter
 
-    classes = list(LINEAR) + [
+    classes = [
+        *LINEAR,
         ("sklearn.neural_network", "BernoulliRBM"),
         ("sklearn.kernel_approximation", "RBFSampler"),
         ("sklearn.kernel_approximation", "SkewedChi2Sampler"),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from skship.onnx.converters._algebra import classifier_options, classes_array, input_dtype
+from skship.onnx.converters._algebra import classes_array, classifier_options, input_dtype
 
 INVERSE_UFUNCS = ("exp", "expm1", "log", "log1p", "sqrt")
 
@@ -26,6 +26,8 @@ def _response(est: Any) -> str:
 
 
 def threshold_supported(est: Any) -> bool:
+    if not hasattr(est, "estimator_"):  # not fitted (a template inside a meta-estimator)
+        return True
     return len(est.classes_) == 2 and _response(est) == "predict_proba"
 
 
@@ -37,10 +39,9 @@ def threshold_of(est: Any) -> float:
 
 def positive_label(est: Any) -> Any:
     """The class the threshold applies to, found as scikit-learn finds it."""
-    if hasattr(est, "_curve_scorer"):  # TunedThresholdClassifierCV: the scorer's pos_label
-        label = est._curve_scorer._get_pos_label()
-    else:
-        label = est.pos_label
+    # TunedThresholdClassifierCV: the scorer's pos_label
+    tuned = hasattr(est, "_curve_scorer")
+    label = est._curve_scorer._get_pos_label() if tuned else est.pos_label
     return est.classes_[1] if label is None else label
 
 
@@ -128,9 +129,9 @@ def ttr_supported(est: Any) -> bool:
 
 
 def _ttr_shape(operator: Any) -> None:
-    from skship.onnx.converters._algebra import set_tensor_output
-
     import numpy as np
+
+    from skship.onnx.converters._algebra import set_tensor_output
 
     est = operator.raw_operator
     probe = np.asarray(est.predict(np.zeros((1, est.n_features_in_))))
