@@ -22,7 +22,12 @@ from sklearn.kernel_approximation import RBFSampler, SkewedChi2Sampler
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.neighbors import NearestCentroid
 from sklearn.neural_network import BernoulliRBM
-from sklearn.preprocessing import FunctionTransformer, KBinsDiscretizer, StandardScaler
+from sklearn.preprocessing import (
+    FunctionTransformer,
+    KBinsDiscretizer,
+    OneHotEncoder,
+    StandardScaler,
+)
 from sklearn.random_projection import SparseRandomProjection
 from sklearn.semi_supervised import SelfTrainingClassifier
 
@@ -116,6 +121,24 @@ def test_missing_indicator_marks_missing_values(data: Any) -> None:
     conversion = convert(model, X[:40])
     (got,) = ort_run(conversion.onnx, {"input": X[100:].astype(np.float32)})
     np.testing.assert_array_equal(got, model.transform(X[100:]))
+
+
+def test_one_hot_encoder_with_float_categories(data: Any) -> None:
+    X, _, _ = data
+    X = np.round(X[:, :2] * 2) / 2  # a few half-integer categories per column
+    X[::9, 0] = np.nan
+    for options in ({"drop": "first"}, {"handle_unknown": "ignore"}):
+        model = OneHotEncoder(sparse_output=False, **options).fit(X)
+        assert check(model).outcome == "ok"
+        conversion = convert(model, X[:40])
+        new = X[100:]
+        if options.get("handle_unknown") == "ignore":
+            new = np.vstack([new, [[123.5, 0.5]]])  # an unseen category: all zeros
+        dtype = np.float32 if conversion.inputs[0].type == "float" else np.float64
+        (got,) = ort_run(conversion.onnx, {"input": new.astype(dtype)})
+        np.testing.assert_array_equal(got, model.transform(new))
+    grouped = OneHotEncoder(min_frequency=5).fit(X)
+    assert check(grouped).outcome == "fails"
 
 
 UNSUPPORTED = {

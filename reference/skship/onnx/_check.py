@@ -174,14 +174,16 @@ def _affinity(est: Any) -> list[Finding]:
 
 
 def _one_hot(est: Any) -> list[Finding]:
-    categories = getattr(est, "categories_", [])
-    if any(getattr(c, "dtype", None) is not None and c.dtype.kind == "f" for c in categories):
-        return _error(
-            "float-categories",
-            "OneHotEncoder with float categories cannot be converted (only strings and "
-            "integers): cast the columns to int or str before encoding",
-        )
-    return []
+    from skship.onnx.converters.one_hot import supported
+
+    if supported(est):
+        return []
+    return _error(
+        "float-categories",
+        "OneHotEncoder with float categories and grouped infrequent categories cannot be "
+        "converted: cast the columns to int or str before encoding, or drop min_frequency "
+        "/ max_categories",
+    )
 
 
 def _kernel_ridge(est: Any) -> list[Finding]:

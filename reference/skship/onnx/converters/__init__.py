@@ -19,6 +19,7 @@ from skship.onnx.converters import (
     isotonic,
     kernel_ridge,
     linear_maps,
+    one_hot,
     reuse,
     trees,
     wrappers,
@@ -33,5 +34,6 @@ dense.install()
 discriminant.install()
 isotonic.install()
 linear_maps.install()
+one_hot.install()
 reuse.install()
 wrappers.install()
