@@ -23,15 +23,14 @@ def supported(est: Any) -> bool:
 
 def _kept(est: Any) -> list[int]:
     """Output columns kept after ``drop``: indices into the concatenated categories."""
-    import numpy as np
-
-    kept, start = [], 0
+    kept: list[int] = []
+    start = 0
     drop = getattr(est, "drop_idx_", None)
     for j, cats in enumerate(est.categories_):
         dropped = None if drop is None or drop[j] is None else int(drop[j])
         kept.extend(start + k for k in range(len(cats)) if k != dropped)
         start += len(cats)
-    return [int(i) for i in np.asarray(kept)]
+    return kept
 
 
 def install() -> None:
