@@ -18,7 +18,12 @@ from sklearn.ensemble import RandomTreesEmbedding, VotingClassifier
 from sklearn.feature_selection import SequentialFeatureSelector
 from sklearn.impute import MissingIndicator
 from sklearn.isotonic import IsotonicRegression
-from sklearn.kernel_approximation import RBFSampler, SkewedChi2Sampler
+from sklearn.kernel_approximation import (
+    AdditiveChi2Sampler,
+    Nystroem,
+    RBFSampler,
+    SkewedChi2Sampler,
+)
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.neighbors import NearestCentroid
 from sklearn.neural_network import BernoulliRBM
@@ -75,6 +80,11 @@ MODELS = {
     "rbm": lambda X, y, t: BernoulliRBM(3, random_state=0).fit(X / X.max()),
     "rbf-sampler": lambda X, y, t: RBFSampler(n_components=8, random_state=0).fit(X),
     "skewed-chi2": lambda X, y, t: SkewedChi2Sampler(n_components=8, random_state=0).fit(X),
+    "nystroem": lambda X, y, t: Nystroem(n_components=10, random_state=0).fit(X),
+    "nystroem-laplacian": lambda X, y, t: Nystroem(
+        "laplacian", gamma=0.3, n_components=10, random_state=0
+    ).fit(X),
+    "additive-chi2": lambda X, y, t: AdditiveChi2Sampler(sample_steps=3).fit(X),
     "birch": lambda X, y, t: Birch(n_clusters=3).fit(X),
     "mean-shift": lambda X, y, t: MeanShift(bandwidth=2.0, bin_seeding=True).fit(X),
     # skl2onnx refuses these parameters; the ONNX graph is the dense equivalent.
@@ -148,6 +158,7 @@ UNSUPPORTED = {
     "target-python-function": lambda X, y, t: TransformedTargetRegressor(
         Ridge(), transformer=FunctionTransformer(lambda v: v * 2, lambda v: v / 2)
     ).fit(X, t),
+    "nystroem-poly": lambda X, y, t: Nystroem("poly", n_components=5).fit(X),
     "missing-indicator-zero": lambda X, y, t: MissingIndicator(missing_values=0.0).fit(X),
 }
 

@@ -173,6 +173,17 @@ def _affinity(est: Any) -> list[Finding]:
     )
 
 
+def _nystroem(est: Any) -> list[Finding]:
+    from skship.onnx.converters.kernel_approx import NYSTROEM_KERNELS, nystroem_supported
+
+    if nystroem_supported(est):
+        return []
+    return _error(
+        "kernel-unsupported",
+        f"Nystroem(kernel={est.kernel!r}) cannot be converted: only " + ", ".join(NYSTROEM_KERNELS),
+    )
+
+
 def _one_hot(est: Any) -> list[Finding]:
     from skship.onnx.converters.one_hot import supported
 
@@ -211,6 +222,7 @@ RULES: dict[str, Callable[[Any], list[Finding]]] = {
     "MissingIndicator": _missing_indicator,
     "FeatureAgglomeration": _feature_agglomeration,
     "AffinityPropagation": _affinity,
+    "Nystroem": _nystroem,
     "OneHotEncoder": _one_hot,
     "KernelRidge": _kernel_ridge,
 }

@@ -17,6 +17,7 @@ from skship.onnx.converters import (
     discriminant,
     function_transformer,
     isotonic,
+    kernel_approx,
     kernel_ridge,
     linear_maps,
     one_hot,
@@ -33,6 +34,7 @@ constant.install()
 dense.install()
 discriminant.install()
 isotonic.install()
+kernel_approx.install()
 linear_maps.install()
 one_hot.install()
 reuse.install()
