@@ -31,6 +31,7 @@ from sklearn.preprocessing import (
     FunctionTransformer,
     KBinsDiscretizer,
     OneHotEncoder,
+    PowerTransformer,
     StandardScaler,
 )
 from sklearn.random_projection import SparseRandomProjection
@@ -119,6 +120,25 @@ def test_converter_matches_scikit_learn_on_new_rows(data: Any, name: str) -> Non
         expected = model.transform(new)
         expected = expected.toarray() if hasattr(expected, "toarray") else expected
         np.testing.assert_allclose(got[0], expected, rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "options", [{}, {"standardize": False}, {"method": "box-cox"}], ids=["yj", "raw", "bc"]
+)
+def test_power_transformer_keeps_missing_values_missing(data: Any, options: Any) -> None:
+    X, _, _ = data
+    X = X.copy()
+    if options.get("method") != "box-cox":
+        X[:, 1] -= 2.0  # both signs for Yeo-Johnson
+    X[::6, 2] = np.nan
+    model = PowerTransformer(**options).fit(X)
+    assert check(model).outcome == "ok"
+    conversion = convert(model, X[:40])
+    dtype = np.float32 if conversion.inputs[0].type == "float" else np.float64
+    (got,) = ort_run(conversion.onnx, {"input": X[100:].astype(dtype)})
+    np.testing.assert_allclose(got, model.transform(X[100:]), rtol=1e-3, atol=1e-3)
+    missing = np.isnan(X[100:, 2])
+    assert missing.any() and np.isnan(got[missing, 2]).all()
 
 
 def test_missing_indicator_marks_missing_values(data: Any) -> None:

@@ -250,11 +250,6 @@ KNOWN: dict[str, tuple[str, str]] = {
         "the converted KNNImputer fails in onnxruntime on rows with missing values "
         "(ScatterND shape error): the rows it exists for",
     ),
-    "PowerTransformer": (
-        "wrong",
-        "scikit-learn keeps missing values as NaN; the converted PowerTransformer turns "
-        "them into numbers",
-    ),
 }
 
 

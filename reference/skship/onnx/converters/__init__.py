@@ -21,6 +21,7 @@ from skship.onnx.converters import (
     kernel_ridge,
     linear_maps,
     one_hot,
+    power,
     reuse,
     trees,
     wrappers,
@@ -37,5 +38,6 @@ isotonic.install()
 kernel_approx.install()
 linear_maps.install()
 one_hot.install()
+power.install()
 reuse.install()
 wrappers.install()
