@@ -78,74 +78,123 @@ def _function_transformer(est: Any) -> list[Finding]:
     ]
 
 
-def _lda(est: Any) -> list[Finding]:
-    if len(getattr(est, "classes_", ())) != 2:
-        return []
-    return [
-        Finding(
-            severity="wrong",
-            code="lda-binary-proba",
-            message="binary LinearDiscriminantAnalysis converts, but its probabilities "
-            "differ from scikit-learn's (measured with skl2onnx 1.20)",
-        )
-    ]
-
-
-def _tuned_threshold(est: Any) -> list[Finding]:
-    return [
-        Finding(
-            severity="wrong",
-            code="tuned-threshold-ignored",
-            message="TunedThresholdClassifierCV converts as its inner classifier: the tuned "
-            "threshold is ignored, so labels differ (measured with skl2onnx 1.20)",
-        )
-    ]
-
-
 def _error(code: str, message: str) -> list[Finding]:
     return [Finding(severity="error", code=code, message=message)]
 
 
-def _kbins(est: Any) -> list[Finding]:
-    if est.encode != "onehot":
+def _dummy_classifier(est: Any) -> list[Finding]:
+    from skship.onnx.converters.constant import CLASSIFIER_STRATEGIES, supported
+
+    if supported(est):
         return []
     return _error(
-        "sparse-output",
-        "KBinsDiscretizer(encode='onehot') gives a sparse matrix, which ONNX cannot hold: "
-        "use encode='onehot-dense' or 'ordinal'",
+        "dummy-strategy",
+        f"DummyClassifier(strategy={est.strategy!r}) draws random labels and cannot be "
+        f"converted: only {', '.join(CLASSIFIER_STRATEGIES)} (single output)",
+    )
+
+
+def _threshold(est: Any) -> list[Finding]:
+    from skship.onnx.converters.wrappers import threshold_supported
+
+    if threshold_supported(est):
+        return []
+    return _error(
+        "threshold-unsupported",
+        f"{type(est).__name__} converts only for a binary inner classifier thresholded on "
+        "predict_proba (response_method='auto' or 'predict_proba')",
+    )
+
+
+def _isotonic(est: Any) -> list[Finding]:
+    from skship.onnx.converters.isotonic import supported
+
+    if supported(est):
+        return []
+    return _error(
+        "isotonic-out-of-bounds",
+        "IsotonicRegression(out_of_bounds='raise') cannot be converted (ONNX cannot raise): "
+        "use 'clip' or 'nan'",
+    )
+
+
+def _transformed_target(est: Any) -> list[Finding]:
+    from skship.onnx.converters.wrappers import INVERSE_UFUNCS, ttr_supported
+
+    if ttr_supported(est):
+        return []
+    return _error(
+        "target-transformer-unsupported",
+        "TransformedTargetRegressor converts only with a StandardScaler or a "
+        "FunctionTransformer whose inverse_func is None or numpy's " + ", ".join(INVERSE_UFUNCS),
+    )
+
+
+def _nearest_centroid(est: Any) -> list[Finding]:
+    if est.metric == "euclidean":
+        return []
+    return _error(
+        "metric-unsupported",
+        f"NearestCentroid(metric={est.metric!r}) cannot be converted: only 'euclidean'",
+    )
+
+
+def _missing_indicator(est: Any) -> list[Finding]:
+    from skship.onnx.converters.reuse import missing_indicator_supported
+
+    if missing_indicator_supported(est):
+        return []
+    return _error(
+        "missing-values-unsupported",
+        f"MissingIndicator(missing_values={est.missing_values!r}) cannot be converted: "
+        "only missing_values=np.nan",
+    )
+
+
+def _feature_agglomeration(est: Any) -> list[Finding]:
+    from skship.onnx.converters.linear_maps import supported
+
+    if supported(est):
+        return []
+    return _error(
+        "pooling-unsupported",
+        "FeatureAgglomeration converts only with pooling_func=np.mean (a linear map)",
+    )
+
+
+def _affinity(est: Any) -> list[Finding]:
+    from skship.onnx.converters.centers import supported
+
+    if supported(est):
+        return []
+    return _error(
+        "affinity-unsupported",
+        "AffinityPropagation(affinity='precomputed') has no centres to compare new rows with",
+    )
+
+
+def _nystroem(est: Any) -> list[Finding]:
+    from skship.onnx.converters.kernel_approx import NYSTROEM_KERNELS, nystroem_supported
+
+    if nystroem_supported(est):
+        return []
+    return _error(
+        "kernel-unsupported",
+        f"Nystroem(kernel={est.kernel!r}) cannot be converted: only " + ", ".join(NYSTROEM_KERNELS),
     )
 
 
 def _one_hot(est: Any) -> list[Finding]:
-    categories = getattr(est, "categories_", [])
-    if any(getattr(c, "dtype", None) is not None and c.dtype.kind == "f" for c in categories):
-        return _error(
-            "float-categories",
-            "OneHotEncoder with float categories cannot be converted (only strings and "
-            "integers): cast the columns to int or str before encoding",
-        )
-    return []
+    from skship.onnx.converters.one_hot import supported
 
-
-def _trees_embedding(est: Any) -> list[Finding]:
-    if not est.sparse_output:
+    if supported(est):
         return []
     return _error(
-        "sparse-output",
-        "RandomTreesEmbedding(sparse_output=True) gives a sparse matrix, which ONNX cannot "
-        "hold: use sparse_output=False",
+        "float-categories",
+        "OneHotEncoder with float categories and grouped infrequent categories cannot be "
+        "converted: cast the columns to int or str before encoding, or drop min_frequency "
+        "/ max_categories",
     )
-
-
-def _voting(est: Any) -> list[Finding]:
-    if est.flatten_transform:
-        return _error(
-            "voting-flatten-transform",
-            "VotingClassifier with flatten_transform=True (the default) cannot be "
-            "converted: set flatten_transform=False (it changes transform only, not the "
-            "predictions)",
-        )
-    return []
 
 
 def _kernel_ridge(est: Any) -> list[Finding]:
@@ -164,12 +213,17 @@ RULES: dict[str, Callable[[Any], list[Finding]]] = {
     "CountVectorizer": _text_findings,
     "TfidfVectorizer": _text_findings,
     "FunctionTransformer": _function_transformer,
-    "LinearDiscriminantAnalysis": _lda,
-    "TunedThresholdClassifierCV": _tuned_threshold,
-    "KBinsDiscretizer": _kbins,
+    "DummyClassifier": _dummy_classifier,
+    "TunedThresholdClassifierCV": _threshold,
+    "FixedThresholdClassifier": _threshold,
+    "IsotonicRegression": _isotonic,
+    "TransformedTargetRegressor": _transformed_target,
+    "NearestCentroid": _nearest_centroid,
+    "MissingIndicator": _missing_indicator,
+    "FeatureAgglomeration": _feature_agglomeration,
+    "AffinityPropagation": _affinity,
+    "Nystroem": _nystroem,
     "OneHotEncoder": _one_hot,
-    "RandomTreesEmbedding": _trees_embedding,
-    "VotingClassifier": _voting,
     "KernelRidge": _kernel_ridge,
 }
 
@@ -195,11 +249,6 @@ KNOWN: dict[str, tuple[str, str]] = {
         "wrong",
         "the converted KNNImputer fails in onnxruntime on rows with missing values "
         "(ScatterND shape error): the rows it exists for",
-    ),
-    "PowerTransformer": (
-        "wrong",
-        "scikit-learn keeps missing values as NaN; the converted PowerTransformer turns "
-        "them into numbers",
     ),
 }
 

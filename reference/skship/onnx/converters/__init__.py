@@ -10,8 +10,34 @@ before any lookup, so ``check`` and ``convert`` both see them).
   ``np.sqrt``, ...), where skl2onnx converts only the identity.
 """
 
-from skship.onnx.converters import function_transformer, kernel_ridge, trees
+from skship.onnx.converters import (
+    centers,
+    constant,
+    dense,
+    discriminant,
+    function_transformer,
+    isotonic,
+    kernel_approx,
+    kernel_ridge,
+    linear_maps,
+    one_hot,
+    power,
+    reuse,
+    trees,
+    wrappers,
+)
 
 trees.install()
 function_transformer.install()
 kernel_ridge.install()
+centers.install()
+constant.install()
+dense.install()
+discriminant.install()
+isotonic.install()
+kernel_approx.install()
+linear_maps.install()
+one_hot.install()
+power.install()
+reuse.install()
+wrappers.install()
