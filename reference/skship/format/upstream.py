@@ -346,7 +346,13 @@ def claims_upstream(buf: Any, limits: Limits) -> bool:
         z = _Zip(buf, limits, 2**31, "the upstream archive", strict=False)
         with recursion_limit(limits.max_depth * 3):
             _check_protocol(_head_decoder.decode(_schema_bytes(z, limits)).protocol)
-    except (FormatError, msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+    except (
+        FormatError,
+        msgspec.DecodeError,
+        msgspec.ValidationError,
+        RecursionError,
+        UnicodeDecodeError,
+    ):
         return False
     except (MemoryError, OverflowError, struct.error):
         return False
