@@ -302,3 +302,69 @@ def test_onnx_refuses_to_start_without_a_verified_conversion(models: dict[str, A
     assert done.returncode == 2
     assert "[E-ONNX-NO-CONVERTER] --backend onnx for model 'prop'" in done.stderr
     assert "--backend auto" in done.stderr
+
+
+# --------------------------------------------------------------------------- in process
+
+
+def _in_process_models() -> dict[str, Any]:
+    from sklearn.cluster import KMeans
+    from sklearn.linear_model import Ridge
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(200, 4))
+    y = X @ np.array([1.0, 2.0, 3.0, 4.0])
+    return {
+        "regressor": (Ridge().fit(X, y), X),
+        "clusterer": (KMeans(3, n_init=2, random_state=0).fit(X), X),
+        "transformer": (StandardScaler().fit(X), X),
+        "no-predict_proba": (LinearSVC().fit(X, y > 0), X),  # decision_function: sklearn
+    }
+
+
+@pytest.fixture(scope="module")
+def backend_pairs() -> dict[str, tuple[Any, Any, list[str]]]:
+    from skship.format.signature import signature_of
+    from skship.serve.backends import make_backend
+    from skship.serve.contracts import contract_for
+
+    pairs = {}
+    for kind, (model, X) in _in_process_models().items():
+        contract = contract_for(model, signature_of(X))
+        onnx = make_backend("onnx", model, contract)
+        assert onnx.name == "onnx"
+        outputs = [o.name for o in contract.outputs]
+        pairs[kind] = (onnx, make_backend("sklearn", model, contract), outputs)
+    return pairs
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    kind=st.sampled_from(["regressor", "clusterer", "transformer", "no-predict_proba"]),
+    rows=st.lists(
+        st.lists(st.floats(-100, 100, allow_nan=False), min_size=4, max_size=4),
+        min_size=1,
+        max_size=10,
+    ),
+)
+def test_every_output_has_the_sklearn_dtype_and_shape(
+    backend_pairs: dict[str, tuple[Any, Any, list[str]]], kind: str, rows: list[list[float]]
+) -> None:
+    from skship.serve.codecs import Coerced
+
+    onnx, sk, outputs = backend_pairs[kind]
+    coerced = Coerced(len(rows), matrix=np.asarray(rows, dtype=np.float64))
+    got, want = onnx.predict(coerced, outputs), sk.predict(coerced, outputs)
+    for name in outputs:
+        assert got[name].dtype == want[name].dtype and got[name].shape == want[name].shape
+        if want[name].dtype.kind in "biu":
+            if kind == "clusterer":  # a point on a boundary may go either way in float32
+                continue
+            assert np.array_equal(got[name], want[name])
+        else:
+            scale = max(1.0, float(np.abs(want[name]).max()))
+            np.testing.assert_allclose(got[name], want[name], rtol=1e-4, atol=1e-5 * scale)

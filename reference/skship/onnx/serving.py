@@ -122,7 +122,14 @@ class OnnxBackend:
 
     name = "onnx"
 
-    def __init__(self, model: Any, contract: Contract, conversion: Conversion, threads: int = 1):
+    def __init__(
+        self,
+        model: Any,
+        contract: Contract,
+        conversion: Conversion,
+        threads: int = 1,
+        dtypes: dict[str, Any] | None = None,
+    ):
         import numpy as np
 
         self.model = model
@@ -148,6 +155,9 @@ class OnnxBackend:
         elif hasattr(model, "transform") and names:
             self.plan["transform"] = names[0]
         self._sklearn: Any = None
+        # the dtype scikit-learn gives for each output (int labels of a clusterer, float64
+        # of a regressor...), so that both backends answer with the same OIP datatype
+        self.dtypes = dict(dtypes or {})
 
     def feeds(self, rows: Coerced) -> dict[str, Any]:
         import numpy as np
@@ -211,7 +221,7 @@ class OnnxBackend:
         if name == "predict" and self.classes is not None:
             arr = arr.reshape(-1)
             return arr.astype(self.classes.dtype, copy=False)
-        arr = arr.astype(np.float64, copy=False)
+        arr = arr.astype(self.dtypes.get(name, np.float64), copy=False)
         if out is not None and len(out.shape) == 1 and arr.ndim == 2 and arr.shape[1] == 1:
             arr = arr.reshape(-1)
         return arr
@@ -249,4 +259,26 @@ def serving_backend(model: Any, contract: Contract, threads: int = 1) -> OnnxBac
             f"{type(err).__name__}: {str(err).strip()[:500]}",
             code="E-ONNX-CONVERT",
         ) from err
-    return OnnxBackend(model, contract, conversion, threads)
+    return OnnxBackend(model, contract, conversion, threads, _sklearn_dtypes(model, sample))
+
+
+def _sklearn_dtypes(model: Any, sample: Any) -> dict[str, Any]:
+    """The dtype of each output scikit-learn gives, on two verification rows."""
+    import warnings
+
+    import numpy as np
+
+    rows = sample.iloc[:2] if hasattr(sample, "iloc") else sample[:2]
+    found: dict[str, Any] = {}
+    for name in ("predict", "predict_proba", "transform"):
+        method = getattr(model, name, None)
+        if method is None:
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                value = method(rows)
+        except Exception:  # the output is not available on these rows: keep float64
+            continue
+        found[name] = np.asarray(value.toarray() if hasattr(value, "toarray") else value).dtype
+    return found
