@@ -110,12 +110,6 @@ def verification_sample(model: Any, contract: Contract, rows: int = VERIFY_ROWS)
     return pd.DataFrame(data)
 
 
-def _final(model: Any) -> Any:
-    from skship.onnx.walk import final_estimator
-
-    return final_estimator(model)
-
-
 class OnnxBackend:
     """Runs a verified conversion in one onnxruntime session (``threads`` intra-op threads:
     one per worker is the stable choice on a shared machine)."""
