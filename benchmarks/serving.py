@@ -15,6 +15,9 @@ starts no model), serving a joblib copy of the same fitted model, at its default
     uv run python benchmarks/serving.py                        # full run (~15 min)
     uv run python benchmarks/serving.py --scale 0.02 --duration 0.5 --repeat 1 \\
         --concurrency 1 --models a --no-mlserver                # smoke
+
+skship runs once per backend in ``--backends`` (default ``sklearn,onnx``: the rows
+``skship`` and ``skship-onnx``); the onnx floor is onnxruntime's ``run`` on one row.
 """
 
 from __future__ import annotations
@@ -173,7 +176,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def start_skship(
-    model_path: Path, name: str, workers: int, log: Path
+    model_path: Path, name: str, workers: int, log: Path, backend: str = "sklearn"
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     cmd = [
@@ -186,6 +189,8 @@ def start_skship(
         str(port),
         "--workers",
         str(workers),
+        "--backend",
+        backend,
     ]
     with open(log, "wb") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
@@ -329,6 +334,43 @@ def in_process_floor(model: Any, X: Any, repeat: int = 300) -> float:
     return statistics.median(times)
 
 
+def onnx_floor(model: Any, X: Any, repeat: int = 300) -> float | None:
+    """Median seconds of onnxruntime's run on one row (one intra-op thread), feeds made
+    once: the floor of the onnx backend. None when the model does not convert and verify."""
+    import numpy as np
+
+    from skship.errors import SkshipError
+    from skship.format.signature import signature_of
+    from skship.onnx.serving import serving_backend
+    from skship.serve.codecs import Coerced
+    from skship.serve.contracts import contract_for
+
+    contract = contract_for(model, signature_of(X))
+    try:
+        backend = serving_backend(model, contract)
+    except SkshipError:
+        return None
+    if hasattr(X, "iloc"):
+        row = X.iloc[:1]
+        cols = [
+            np.asarray(
+                row[c].to_numpy(), dtype=object if row[c].dtype.kind not in "biuf" else row[c].dtype
+            )
+            for c in row.columns
+        ]
+        rows = Coerced(1, columns=cols)
+    else:
+        rows = Coerced(1, matrix=np.asarray(X[:1], dtype=np.float64))
+    feeds = backend.feeds(rows)
+    backend.session.run(None, feeds)
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        backend.session.run(None, feeds)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
 def check_answers(url: str, name: str, body: bytes, want: list[Any]) -> bool:
     req = urllib.request.Request(
         f"{url}/v2/models/{name}/infer", data=body, headers={"Content-Type": "application/json"}
@@ -366,6 +408,9 @@ def main() -> int:
     p.add_argument("--concurrency", default="1,8,64")
     p.add_argument("--batch", type=int, default=100)
     p.add_argument("--workers", type=int, default=1, help="also run skship with this many workers")
+    p.add_argument(
+        "--backends", default="sklearn,onnx", help="skship backends to run (sklearn, onnx)"
+    )
     p.add_argument("--no-mlserver", action="store_true")
     p.add_argument(
         "--mlserver-venv",
@@ -388,9 +433,13 @@ def main() -> int:
     why = "skipped (--no-mlserver)"
     if not args.no_mlserver:
         mlserver, why = ensure_mlserver(args.mlserver_venv)
-    servers: list[tuple[str, Any]] = [("skship", 1)]
-    if args.workers > 1:
-        servers.append((f"skship-{args.workers}w", args.workers))
+    backends = [b for b in args.backends.split(",") if b]
+    servers: list[tuple[str, Any]] = []
+    for backend in backends:
+        suffix = "" if backend == "sklearn" else f"-{backend}"
+        servers.append((f"skship{suffix}", (1, backend)))
+        if args.workers > 1:
+            servers.append((f"skship{suffix}-{args.workers}w", (args.workers, backend)))
     if mlserver is not None:
         servers += [("mlserver", None), ("mlserver-tuned", 0)]
     report: dict[str, Any] = {
@@ -419,11 +468,14 @@ def main() -> int:
             bodies[kind] = (workdir / f"{name}-{kind}.json", sub)
             bodies[kind][0].write_bytes(oip_body(sub))
         entry: dict[str, Any] = {"floor_ms": 1000 * in_process_floor(model, X_test), "servers": {}}
+        if "onnx" in backends:
+            floor = onnx_floor(model, X_test)
+            entry["onnx_floor_ms"] = None if floor is None else 1000 * floor
         for label, setting in servers:
             log = workdir / f"{name}-{label}.log"
             try:
                 if label.startswith("skship"):
-                    proc, url = start_skship(path, name, setting, log)
+                    proc, url = start_skship(path, name, setting[0], log, setting[1])
                 else:
                     assert mlserver is not None
                     proc, url = start_mlserver(mlserver, model, name, workdir, setting, log)
@@ -479,6 +531,17 @@ def markdown(report: dict[str, Any], concurrencies: list[int]) -> str:
             f"In-process floor (predict, one row): {entry['floor_ms']:.3f} ms",
             "",
         ]
+        if "onnx_floor_ms" in entry:
+            onnx_floor_ms = entry["onnx_floor_ms"]
+            lines += [
+                "In-process floor (onnxruntime run, one row): "
+                + (
+                    "does not convert and verify"
+                    if onnx_floor_ms is None
+                    else f"{onnx_floor_ms:.3f} ms"
+                ),
+                "",
+            ]
         lines += [
             "| server | rows | concurrency | p50 ms | p99 ms | req/s | errors | correct |",
             "|---|---|---|---|---|---|---|---|",
@@ -500,9 +563,11 @@ def markdown(report: dict[str, Any], concurrencies: list[int]) -> str:
                 )
         lines.append("")
         base = entry["servers"].get("mlserver", {})
-        ours = entry["servers"].get("skship", {})
-        if base and ours and "error" not in base and "error" not in ours:
-            lines += ["Ratios skship / MLServer (defaults), same run:", ""]
+        for label in ("skship", "skship-onnx"):
+            ours = entry["servers"].get(label, {})
+            if not (base and ours and "error" not in base and "error" not in ours):
+                continue
+            lines += [f"Ratios {label} / MLServer (defaults), same run:", ""]
             lines += [
                 "| rows | concurrency | p50 ratio (target <= 0.5) | throughput ratio (target >= 2) |",
                 "|---|---|---|---|",

@@ -492,7 +492,10 @@ def test_untrusted_model_is_refused_at_startup(tmp_path: Path) -> None:
         text=True,
         timeout=300,
     )
-    assert run.returncode == 2 and "E-DEPENDENCY-MISSING" in run.stderr
+    # trusted, it loads; skl2onnx cannot convert FunctionTransformer(operator.neg), so the
+    # onnx backend refuses to start
+    assert run.returncode == 2 and "E-ONNX-CONVERT" in run.stderr
+    assert "--backend onnx for model 'neg'" in run.stderr
 
 
 def test_limits_and_workers_under_concurrent_load(models: dict[str, Any]) -> None:

@@ -39,9 +39,11 @@ def test_serving_benchmark_runs_tiny(tmp_path: Path) -> None:
     run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     report = json.loads(out.read_text())
-    cells = report["models"]["a"]["servers"]["skship"]
-    assert set(cells) == {"single/c2", "batch/c2"}
-    for cell in cells.values():
-        assert cell["correct"] is True and cell["errors"] == 0 and cell["rps"] > 0
+    for label in ("skship", "skship-onnx"):
+        cells = report["models"]["a"]["servers"][label]
+        assert set(cells) == {"single/c2", "batch/c2"}
+        for cell in cells.values():
+            assert cell["correct"] is True and cell["errors"] == 0 and cell["rps"] > 0
     assert report["models"]["a"]["floor_ms"] > 0
+    assert report["models"]["a"]["onnx_floor_ms"] > 0
     assert (tmp_path / "serving.md").read_text().startswith("# Serving benchmark")

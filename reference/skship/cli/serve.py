@@ -20,7 +20,13 @@ def register(root: typer.Typer) -> None:
             str, typer.Option(help="Address to listen on (0.0.0.0 in a container).")
         ] = "127.0.0.1",
         port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
-        backend: Annotated[str, typer.Option(help="sklearn, onnx or auto.")] = "sklearn",
+        backend: Annotated[
+            str,
+            typer.Option(
+                help="sklearn; onnx (onnxruntime on a conversion verified at start-up); "
+                "auto (onnx when the model converts and verifies, else sklearn)."
+            ),
+        ] = "sklearn",
         workers: Annotated[
             int, typer.Option(help="Worker processes (pre-forked; about one per core).")
         ] = 1,

@@ -570,7 +570,9 @@ def create_app_from_env() -> Starlette:
 
 def create_app(config: ServeConfig) -> Starlette:
     _limit_threads(config.threads)
-    models = [load_served(spec, config.trusted, config.backend) for spec in config.models]
+    models = [
+        load_served(spec, config.trusted, config.backend, config.threads) for spec in config.models
+    ]
     for m in models:
         _log(
             "model.loaded",

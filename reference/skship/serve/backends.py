@@ -1,13 +1,15 @@
 """Backends run a model on coerced rows. One protocol, so the onnx backend plugs in.
 
 ``sklearn`` calls the estimator itself. ``onnx`` runs a verified ONNX conversion with
-onnxruntime; it needs ``skship.onnx`` (the conversion package) and reports
-E-DEPENDENCY-MISSING until that is installed. ``auto`` takes onnx when a verified
-conversion exists and is faster on one row, else sklearn.
+onnxruntime (``skship.onnx.serving``; the ``[onnx]`` extra, else E-DEPENDENCY-MISSING).
+``auto`` takes onnx when the model converts and the conversion verifies against
+scikit-learn, else sklearn (logging why).
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import warnings
 from typing import Any, Protocol
 
@@ -19,6 +21,8 @@ from skship.serve.contracts import Contract
 from skship.serve.errors import ServeError
 
 __all__ = ["BACKENDS", "Backend", "SklearnBackend", "make_backend"]
+
+log = logging.getLogger("skship.serve")
 
 BACKENDS = ("sklearn", "onnx", "auto")
 
@@ -142,35 +146,57 @@ def _has_pandas() -> bool:
     return True
 
 
-def _onnx_backend(model: Any, contract: Contract) -> Backend:
+def _onnx_backend(model: Any, contract: Contract, threads: int = 1) -> Backend:
+    """A verified onnxruntime backend, or the reason there is none (a coded SkshipError)."""
     try:
-        from skship import onnx as skship_onnx  # type: ignore[attr-defined]
+        from skship.onnx.serving import serving_backend
     except ImportError:
         raise SkshipError(
             "--backend onnx needs the skship.onnx package (ONNX conversion and verification) "
             "and onnxruntime; it is not installed in this build. Use --backend sklearn.",
             code="E-DEPENDENCY-MISSING",
         ) from None
-    factory = getattr(skship_onnx, "serving_backend", None)
-    if factory is None:
-        raise SkshipError(
-            "this skship.onnx has no serving_backend(model, contract); use --backend sklearn",
-            code="E-DEPENDENCY-MISSING",
-        )
-    backend: Backend = factory(model, contract)
+    backend: Backend = serving_backend(model, contract, threads)
     return backend
 
 
-def make_backend(name: str, model: Any, contract: Contract) -> Backend:
-    """The backend called ``name`` for this model (``auto``: onnx if it can, else sklearn)."""
+def make_backend(
+    name: str, model: Any, contract: Contract, *, threads: int = 1, label: str = ""
+) -> Backend:
+    """The backend called ``name`` for this model.
+
+    ``onnx`` converts and verifies at start-up and raises the conversion's coded error when
+    either fails; ``auto`` takes onnx when the conversion verifies, else sklearn, and logs
+    why (``backend.fallback``). ``label`` names the model in that log line.
+    """
     if name == "sklearn":
         return SklearnBackend(model, contract)
     if name == "onnx":
-        return _onnx_backend(model, contract)
+        try:
+            return _onnx_backend(model, contract, threads)
+        except SkshipError as err:
+            where = f" for model {label!r}" if label else ""
+            raise SkshipError(
+                f"--backend onnx{where}: {err.detail} (use --backend auto to fall back to "
+                "scikit-learn, or --backend sklearn)",
+                code=err.code,
+            ) from err
     if name == "auto":
         try:
-            return _onnx_backend(model, contract)
-        except SkshipError:
+            return _onnx_backend(model, contract, threads)
+        except SkshipError as err:
+            log.warning(
+                json.dumps(
+                    {
+                        "event": "backend.fallback",
+                        "model": label,
+                        "requested": "auto",
+                        "backend": "sklearn",
+                        "code": err.code,
+                        "reason": err.detail.splitlines()[0][:500],
+                    }
+                )
+            )
             return SklearnBackend(model, contract)
     raise SkshipError(
         f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}",

@@ -45,7 +45,7 @@ def decode_json(body: bytes | memoryview, what: str = "the body") -> Any:
     """JSON bytes -> Python values; anything else is E-SERVE-BAD-REQUEST."""
     try:
         return _json_decode(body)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # bad UTF-8 inside a string
         raise ServeError("E-SERVE-BAD-REQUEST", f"{what} is not valid JSON: {exc}") from None
 
 

@@ -114,8 +114,11 @@ def read_policy(path: str) -> list[str]:
     ]
 
 
-def load_served(spec: ModelSpec, trusted: tuple[str, ...], backend: str) -> ServedModel:
-    """Audit and load one file (trust: the defaults plus ``trusted``, never the file's say)."""
+def load_served(
+    spec: ModelSpec, trusted: tuple[str, ...], backend: str, threads: int = 1
+) -> ServedModel:
+    """Audit and load one file (trust: the defaults plus ``trusted``, never the file's say);
+    ``threads`` sizes the backend's own pool (onnxruntime's intra-op threads)."""
     import skship
     from skship.api import get_signature
 
@@ -127,5 +130,5 @@ def load_served(spec: ModelSpec, trusted: tuple[str, ...], backend: str) -> Serv
         path=spec.path,
         model=model,
         contract=contract,
-        backend=make_backend(backend, model, contract),
+        backend=make_backend(backend, model, contract, threads=threads, label=spec.name),
     )
