@@ -337,3 +337,28 @@ def test_a_verified_conversion_verifies_on_any_rows(scaled_logistic: Any, rows: 
     report = verify(model, onnx_bytes, rows)
     assert report.ok, report.describe()
     assert report.sample_rows == len(rows)
+
+
+def test_a_categorical_column_converts_and_its_unseen_category_is_verified() -> None:
+    """Edge cases add an unseen category; a pandas Categorical must be widened, not crash."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from skship.onnx import convert
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(
+        {"a": rng.normal(size=200), "c": pd.Categorical(rng.choice(["x", "y", "z"], 200))}
+    )
+    y = (X["a"] > 0).astype(int)
+    model = make_pipeline(
+        ColumnTransformer(
+            [("n", StandardScaler(), ["a"]), ("c", OneHotEncoder(handle_unknown="ignore"), ["c"])]
+        ),
+        LogisticRegression(),
+    ).fit(X, y)
+    result = convert(model, X.head(20))
+    assert result.verification.ok
+    assert any("unseen" in case for case in result.verification.edge_rows)

@@ -266,6 +266,7 @@ def edge_cases(sample: Sample) -> list[tuple[str, Sample]]:
     beyond, zeros, missing values, unseen categories; for text, empty and unseen words.
     The caller keeps only the rows scikit-learn accepts."""
     import numpy as np
+    import pandas as pd
 
     cases: list[tuple[str, Sample]] = []
     if sample.kind == "text":
@@ -288,6 +289,11 @@ def edge_cases(sample: Sample) -> list[tuple[str, Sample]]:
             for column, value in set_to.items():
                 if column in numeric:
                     row.data[column] = row.data[column].astype(np.float64)
+                elif isinstance(row.data[column].dtype, pd.CategoricalDtype):
+                    # A Categorical refuses values outside its categories: widen them.
+                    col = row.data[column]
+                    if value not in col.cat.categories:
+                        row.data[column] = col.cat.add_categories([value])
                 row.data.loc[0, column] = value
         else:
             row.data = row.data.copy()
