@@ -119,7 +119,7 @@ def server() -> object:
 def test_create_edit_export_in_chromium(
     server: str, demo_files: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    from skship.card.validate import validate_folder
+    from skship.card.validate import schema, validate_folder
 
     model_path, csv_path = demo_files
     external: list[str] = []
@@ -177,6 +177,9 @@ def test_create_edit_export_in_chromium(
             page.locator("#save-section").click()
             license_input = page.locator("#license input")
             license_input.click()
+            # the dropdown offers exactly the schema's license ids
+            enum = schema("metadata")["properties"]["license"]["enum"]
+            expect(page.get_by_role("option")).to_have_count(len(enum), timeout=10_000)
             license_input.fill("mit")
             page.get_by_role("option", name="mit", exact=True).click()
             expect(page.locator("#problems")).not_to_contain_text("license", timeout=20_000)
