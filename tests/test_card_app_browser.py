@@ -9,6 +9,8 @@ must stay on loopback. Screenshots go to docs/card/app/ (the app's docs page sho
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -16,6 +18,7 @@ import sys
 import time
 import urllib.request
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -72,27 +75,15 @@ def demo_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return folder / "model.skops", folder / "test.csv"
 
 
-@pytest.fixture(scope="module")
-def server() -> object:
-    port = _free_port()
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONWARNINGS": "ignore"}
+@contextlib.contextmanager
+def _serving(command: list[str], port: int, **env: str) -> Iterator[str]:
+    """Run an app server in a subprocess until it answers on ``port``; stop it after."""
+    environment = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **env}
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from skship.cli import main; main()",
-            "card",
-            "app",
-            "--port",
-            str(port),
-            "--no-browser",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 90
     try:
         while True:
             try:
@@ -101,6 +92,7 @@ def server() -> object:
                         break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
+                    proc.kill()
                     out = proc.stdout.read().decode() if proc.stdout else ""
                     pytest.fail(f"the app did not start:\n{out}")
                 time.sleep(0.3)
@@ -114,6 +106,39 @@ def server() -> object:
             proc.wait()
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    port = _free_port()
+    cli = "from skship.cli import main; main()"
+    command = [sys.executable, "-c", cli, "card", "app", "--port", str(port), "--no-browser"]
+    with _serving(command, port) as url:
+        yield url
+
+
+def test_space_app_serves_the_same_app() -> None:
+    """examples/space runs as a Space: front matter names app.py and this Gradio."""
+    import gradio
+
+    from skship.card import Card
+
+    space = Path(__file__).resolve().parent.parent / "examples" / "space"
+    text = (space / "README.md").read_text(encoding="utf-8")
+    front = Card.parse(text).metadata.to_dict()
+    assert front["sdk"] == "gradio" and front["sdk_version"] == gradio.__version__
+    assert (space / front["app_file"]).is_file()
+    port = _free_port()
+    with (
+        _serving(
+            [sys.executable, str(space / front["app_file"])], port, GRADIO_SERVER_PORT=str(port)
+        ) as url,
+        urllib.request.urlopen(url + "config", timeout=10) as response,
+    ):
+        config = json.loads(response.read())
+    assert config["title"] == "skship model card"
+    ids = {c.get("props", {}).get("elem_id") for c in config["components"]}
+    assert {"model-file", "data-file", "license", "content", "export-zip"} <= ids
 
 
 def test_create_edit_export_in_chromium(
