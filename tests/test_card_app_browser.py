@@ -190,8 +190,8 @@ def test_create_edit_export_in_chromium(
             widths = images.evaluate_all("els => els.map(e => e.naturalWidth)")
             assert all(w > 100 for w in widths), widths
             expect(frame.locator("table").first).to_be_visible()
-            images.first.scroll_into_view_if_needed()
             page.screenshot(path=str(SHOTS / "preview.png"), full_page=False)
+            images.first.screenshot(path=str(SHOTS / "plot.png"))
 
             # 4. edit: a section's Markdown with live preview, then the license
             page.get_by_role("tab", name="Edit").click()

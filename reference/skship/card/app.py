@@ -472,7 +472,7 @@ def build() -> Any:
         rendered, error = section_preview(sess.card, section.title, section.content)
         return [section.content, section.fold is not None, rendered, error]
 
-    with gr.Blocks(title="skship model card") as demo:
+    with gr.Blocks(title="skship model card", analytics_enabled=False) as demo:
         state = gr.State(None)
         gr.Markdown(
             "# skship model card\nCreate a model card from a model and test data, or open a "
