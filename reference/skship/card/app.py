@@ -221,6 +221,8 @@ class Session:
                         if info.is_dir() or info.file_size > 50_000_000:
                             continue
                         name = info.filename
+                        if name.startswith("/") or ".." in name.split("/"):
+                            continue  # never carry a path that leaves the card's folder
                         if name.endswith("README.md") and name.count("/") <= 1:
                             text = z.read(info).decode("utf-8")
                         else:
