@@ -4,7 +4,8 @@ Starts ``skship card app`` on a free loopback port in a subprocess, uploads the 
 (Pipeline(StandardScaler, HistGradientBoostingClassifier) on breast_cancer, saved with
 skship) and its test CSV, waits for the plots, edits a section and the license, exports
 the zip and checks the exported card against the schema. Every request the page makes
-must stay on loopback. Screenshots go to docs/card/app/ (the app's docs page shows them).
+must stay on loopback. Screenshots go to docs/card/app/ (the app's docs page shows them) when
+SKSHIP_UPDATE_SCREENSHOTS=1 is set.
 """
 
 from __future__ import annotations
@@ -76,9 +77,16 @@ def demo_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 @contextlib.contextmanager
-def _serving(command: list[str], port: int, **env: str) -> Iterator[str]:
-    """Run an app server in a subprocess until it answers on ``port``; stop it after."""
-    environment = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **env}
+def _serving(command: list[str], port: int, scratch: Path, **env: str) -> Iterator[str]:
+    """Run an app server in a subprocess until it answers on ``port``; stop it after.
+    Its temporary files (uploads, exports) go under ``scratch``."""
+    environment = {
+        **os.environ,
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "TMPDIR": str(scratch),
+        "GRADIO_TEMP_DIR": str(scratch / "gradio"),
+        **env,
+    }
     proc = subprocess.Popen(
         command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
@@ -109,15 +117,15 @@ def _serving(command: list[str], port: int, **env: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[str]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = _free_port()
     cli = "from skship.cli import main; main()"
     command = [sys.executable, "-c", cli, "card", "app", "--port", str(port), "--no-browser"]
-    with _serving(command, port) as url:
+    with _serving(command, port, tmp_path_factory.mktemp("server")) as url:
         yield url
 
 
-def test_space_app_serves_the_same_app() -> None:
+def test_space_app_serves_the_same_app(tmp_path: Path) -> None:
     """examples/space runs as a Space: front matter names app.py and this Gradio."""
     import gradio
 
@@ -131,7 +139,10 @@ def test_space_app_serves_the_same_app() -> None:
     port = _free_port()
     with (
         _serving(
-            [sys.executable, str(space / front["app_file"])], port, GRADIO_SERVER_PORT=str(port)
+            [sys.executable, str(space / front["app_file"])],
+            port,
+            tmp_path,
+            GRADIO_SERVER_PORT=str(port),
         ) as url,
         urllib.request.urlopen(url + "config", timeout=10) as response,
     ):
@@ -148,7 +159,10 @@ def test_create_edit_export_in_chromium(
 
     model_path, csv_path = demo_files
     external: list[str] = []
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    # The docs' screenshots are refreshed only on request (they differ by a few pixels
+    # from run to run); otherwise they are taken all the same, into tmp_path.
+    shots = SHOTS if os.environ.get("SKSHIP_UPDATE_SCREENSHOTS") else tmp_path / "shots"
+    shots.mkdir(parents=True, exist_ok=True)
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
@@ -177,7 +191,7 @@ def test_create_edit_export_in_chromium(
             page.locator("#data-file input[type=file]").set_input_files(str(csv_path))
             expect(page.locator("#status")).to_contain_text("rows", timeout=20_000)
             expect(page.locator("#task input[value=classification]")).to_be_checked()
-            page.screenshot(path=str(SHOTS / "inputs.png"))
+            page.screenshot(path=str(shots / "inputs.png"))
 
             # 3. generate: the preview shows the plots, rendered by the browser
             page.locator("#generate").click()
@@ -190,8 +204,8 @@ def test_create_edit_export_in_chromium(
             widths = images.evaluate_all("els => els.map(e => e.naturalWidth)")
             assert all(w > 100 for w in widths), widths
             expect(frame.locator("table").first).to_be_visible()
-            page.screenshot(path=str(SHOTS / "preview.png"), full_page=False)
-            images.first.screenshot(path=str(SHOTS / "plot.png"))
+            page.screenshot(path=str(shots / "preview.png"), full_page=False)
+            images.first.screenshot(path=str(shots / "plot.png"))
 
             # 4. edit: a section's Markdown with live preview, then the license
             page.get_by_role("tab", name="Edit").click()
@@ -208,7 +222,7 @@ def test_create_edit_export_in_chromium(
             license_input.fill("mit")
             page.get_by_role("option", name="mit", exact=True).click()
             expect(page.locator("#problems")).not_to_contain_text("license", timeout=20_000)
-            page.screenshot(path=str(SHOTS / "edit.png"))
+            page.screenshot(path=str(shots / "edit.png"))
 
             # 5. export the zip and check it as the Hub would
             page.get_by_role("tab", name="Export").click()
@@ -219,7 +233,7 @@ def test_create_edit_export_in_chromium(
                 link.click()
             zipped = tmp_path / "card.zip"
             info.value.save_as(zipped)
-            page.screenshot(path=str(SHOTS / "export.png"))
+            page.screenshot(path=str(shots / "export.png"))
         finally:
             browser.close()
 

@@ -16,7 +16,9 @@ import html
 import io
 import json
 import os
+import shutil
 import tempfile
+import weakref
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -105,7 +107,15 @@ class Session:
     card: Card | None = None
     history: list[Card] = field(default_factory=list)
     card_from_model: bool = False  # the card was generated from the loaded model
-    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="skship-app-")))
+    _workdir: Path | None = field(default=None, init=False, repr=False)
+
+    @property
+    def workdir(self) -> Path:
+        """A private temporary folder (exports, converted pickles), removed with the session."""
+        if self._workdir is None:
+            self._workdir = Path(tempfile.mkdtemp(prefix="skship-app-"))
+            weakref.finalize(self, shutil.rmtree, self._workdir, True)
+        return self._workdir
 
     # -- inputs ------------------------------------------------------------------------
     def upload_model(self, path: str | os.PathLike[str]) -> ModelCheck:
