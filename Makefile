@@ -20,7 +20,7 @@ export NO_MKDOCS_2_WARNING := 1
 # so targets that depend on `setup` see the uv that setup just installed.
 UV = $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 
-.PHONY: help setup demo test lint typecheck drift pytest docs clean
+.PHONY: help setup browser demo test lint typecheck drift pytest docs clean
 
 help:
 	@echo "make demo   train, save, audit, load and check a model (the main job)"
@@ -72,7 +72,17 @@ drift: setup
 	fi
 	$(UV) run python tools/gen_structs.py --check
 
-pytest: setup
+# The card app's browser test drives Debian's chromium through Playwright (browser
+# downloads are impossible here, so never `playwright install`): apt-get it only if missing.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+		echo "$(CHROMIUM) not found: installing Debian's chromium with apt-get"; \
+		sudo_cmd=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$sudo_cmd apt-get update -qq && $$sudo_cmd apt-get install -y -qq chromium; \
+	fi
+
+pytest: setup browser
 	$(UV) run pytest -W error
 
 docs: setup

@@ -148,3 +148,28 @@ def html(
     target = output or readme.parent / "card.html"
     target.write_text(page, encoding="utf-8")
     typer.echo(f"wrote {target}")
+
+
+@app.command("app")
+def app_command(
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 7860,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind (0.0.0.0 to serve others).")
+    ] = "127.0.0.1",
+    browser: Annotated[
+        bool, typer.Option("--browser/--no-browser", help="Open the app in a web browser.")
+    ] = True,
+) -> None:
+    """Open the model-card app in the browser (needs skship[app]: Gradio).
+
+    Upload a .skops model and test data to generate a card, or open a README.md;
+    edit metadata and sections with a live preview; export a zip, HTML or JSON.
+    """
+    try:
+        import gradio  # noqa: F401
+    except ModuleNotFoundError:
+        raise _fail("the app needs Gradio: pip install 'skship[app]'") from None
+    from skship.card.app import launch
+
+    typer.echo(f"skship card app on http://{host}:{port}/ (Ctrl+C to stop)")
+    launch(port, host, open_browser=browser)

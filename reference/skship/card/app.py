@@ -1,0 +1,831 @@
+"""`skship card app`: a browser app to create or edit a model card (Gradio; runs as a Space).
+
+The app never unpickles by default: a ``.skops`` file is audited first (the types the
+default trust does not cover are listed and must be ticked before it loads), and a
+pickle or joblib file is scanned without unpickling, loaded only after an explicit
+opt-in, by a restricted unpickler that imports just the names that were shown.
+
+Everything below :func:`build` is plain Python on a :class:`Session` (the tests drive it
+directly); :func:`build` wires it to Gradio components. Nothing is fetched from the
+network: analytics are off, no share link, no external fonts.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import os
+import shutil
+import tempfile
+import weakref
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from skship.card.card import Card
+from skship.errors import SkshipError
+
+__all__ = [
+    "PICKLE_SUFFIXES",
+    "TASKS",
+    "ModelCheck",
+    "Session",
+    "build",
+    "check_model",
+    "launch",
+]
+
+PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
+#: Task choices shown in the app, mapped to the card's pipeline tags.
+TASKS = {"classification": "tabular-classification", "regression": "tabular-regression"}
+_UNDO_DEPTH = 50
+
+
+@dataclass
+class ModelCheck:
+    """What an uploaded model file would import, found without importing anything."""
+
+    path: Path
+    kind: str  # "skops" or "pickle"
+    untrusted: list[str]  # names the default trust does not cover
+    report: str  # Markdown shown to the user before any decision
+
+
+def check_model(path: str | os.PathLike[str]) -> ModelCheck:
+    """Audit a model file without loading it: a ``.skops`` file's untrusted types, or
+    every global a pickle/joblib file would import (scanned, never unpickled)."""
+    import skship
+
+    path = Path(path)
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        from skship.conversion import scan_pickle
+
+        found = scan_pickle(path)
+        untrusted = [g.name for g in found if not g.trusted]
+        rows = "\n".join(
+            f"| `{g.name}` | {'calls it' if g.called else 'refers to it'} | "
+            f"{'yes' if g.trusted else '**no**'} | {g.why} |"
+            for g in found
+        )
+        report = (
+            f"**{html.escape(path.name)} is a pickle.** Loading a pickle runs code chosen by "
+            "whoever wrote the file. It was scanned, not loaded; it would import:\n\n"
+            "| name | how | trusted | why |\n|---|---|---|---|\n" + rows + "\n\n"
+            "Load it only if you trust its author: tick *I trust this pickle* (and the "
+            "untrusted names below). It is then read by an unpickler that imports only the "
+            "names listed here, converted to `.skops`, and loaded from that."
+        )
+        return ModelCheck(path, "pickle", untrusted, report)
+    untrusted = skship.get_untrusted_types(path)
+    if untrusted:
+        names = "\n".join(f"- `{name}`" for name in untrusted)
+        report = (
+            f"**{html.escape(path.name)} names types the default trust does not cover:**\n\n"
+            f"{names}\n\nLoading constructs them. Tick each one you have checked and trust, "
+            "then press *Load model*."
+        )
+    else:
+        report = (
+            f"**{html.escape(path.name)}**: every type it names is in the default trusted "
+            "set. Press *Load model*."
+        )
+    return ModelCheck(path, "skops", untrusted, report)
+
+
+@dataclass
+class Session:
+    """One user's work: the model, the test data, the card and its undo history."""
+
+    check: ModelCheck | None = None
+    model: Any = None
+    model_name: str = "model.skops"
+    model_bytes: bytes | None = None
+    frame: Any = None  # pandas.DataFrame of the test data
+    card: Card | None = None
+    history: list[Card] = field(default_factory=list)
+    card_from_model: bool = False  # the card was generated from the loaded model
+    _workdir: Path | None = field(default=None, init=False, repr=False)
+
+    @property
+    def workdir(self) -> Path:
+        """A private temporary folder (exports, converted pickles), removed with the session."""
+        if self._workdir is None:
+            self._workdir = Path(tempfile.mkdtemp(prefix="skship-app-"))
+            weakref.finalize(self, shutil.rmtree, self._workdir, True)
+        return self._workdir
+
+    # -- inputs ------------------------------------------------------------------------
+    def upload_model(self, path: str | os.PathLike[str]) -> ModelCheck:
+        self.check = check_model(path)
+        self.model = None
+        return self.check
+
+    def load_model(self, trusted: Sequence[str] = (), *, allow_pickle: bool = False) -> str:
+        """Load the audited file if the user's decision covers every untrusted name."""
+        import skship
+
+        check = self.check
+        if check is None:
+            raise SkshipError("upload a model file first", code="E-INVALID-ARGUMENT")
+        missing = [name for name in check.untrusted if name not in trusted]
+        if check.kind == "pickle":
+            if not allow_pickle:
+                raise SkshipError(
+                    f"{check.path.name} is a pickle: tick 'I trust this pickle' to load it",
+                    code="E-CONVERT-UNTRUSTED-GLOBAL",
+                )
+            if missing:
+                raise SkshipError(
+                    "not loaded: tick every untrusted name the pickle imports first: "
+                    + ", ".join(missing),
+                    code="E-CONVERT-UNTRUSTED-GLOBAL",
+                )
+            from skship.conversion import convert
+
+            converted = self.workdir / (check.path.stem + ".skops")
+            convert(check.path, converted, trusted=list(trusted))
+            self.model = skship.load(converted, trusted=list(trusted) or None)
+            self.model_name, self.model_bytes = converted.name, converted.read_bytes()
+        else:
+            if missing:
+                raise SkshipError(
+                    "not loaded: tick every type you trust first; still untrusted: "
+                    + ", ".join(missing),
+                    code="E-TRUST-UNTRUSTED-TYPE",
+                )
+            self.model = skship.load(check.path, trusted=list(trusted) or None)
+            self.model_name, self.model_bytes = check.path.name, check.path.read_bytes()
+        return f"Loaded `{type(self.model).__name__}` from {self.model_name}."
+
+    def upload_data(self, path: str | os.PathLike[str]) -> list[str]:
+        """Read a CSV or Parquet test set; returns its columns."""
+        import pandas as pd
+
+        path = Path(path)
+        if path.suffix.lower() in (".parquet", ".pq"):
+            self.frame = pd.read_parquet(path)
+        else:
+            self.frame = pd.read_csv(path)
+        return [str(c) for c in self.frame.columns]
+
+    def detect_task(self, target: str | None) -> str:
+        """``classification`` or ``regression``: from the model, else from the target."""
+        from skship.card.evaluate import detect_task
+
+        y = None
+        if self.frame is not None and target in self.frame.columns:
+            y = self.frame[target]
+        model = self.model
+        if model is None:
+            from sklearn.base import BaseEstimator
+
+            model = BaseEstimator()
+        try:
+            tag = detect_task(model, y)
+        except SkshipError:
+            return "classification"
+        return next(k for k, v in TASKS.items() if v == tag)
+
+    def generate(
+        self, target: str, task: str, sensitive: str | None = None, license: str | None = None
+    ) -> Card:
+        """A card from the Card API's evaluation on the test data."""
+        from skship.card.evaluate import from_model
+
+        if self.model is None:
+            raise SkshipError("load a model first", code="E-INVALID-ARGUMENT")
+        if self.frame is None or target not in self.frame.columns:
+            raise SkshipError(
+                "upload test data and pick its target column", code="E-INVALID-ARGUMENT"
+            )
+        X, y = self.frame.drop(columns=[target]), self.frame[target]
+        sensitive_features = [sensitive] if sensitive and sensitive in X.columns else []
+        card = from_model(
+            self.model,
+            X,
+            y,
+            model_file=self.model_name,
+            model_bytes=self.model_bytes,
+            task=TASKS.get(task),
+            sensitive_features=sensitive_features,
+            license=license or None,
+            n_repeats=3,
+        )
+        self.set_card(card)
+        self.card_from_model = True
+        return card
+
+    def open_card(self, paths: Sequence[str | os.PathLike[str]]) -> Card:
+        """Open a README.md (with its images), or a zip of a card folder."""
+        files = [Path(p) for p in paths]
+        readme: Path | None = None
+        assets: dict[str, bytes] = {}
+        text: str | None = None
+        for f in files:
+            if f.suffix.lower() == ".zip":
+                with zipfile.ZipFile(f) as z:
+                    for info in z.infolist():
+                        if info.is_dir() or info.file_size > 50_000_000:
+                            continue
+                        name = info.filename
+                        if name.startswith("/") or ".." in name.split("/"):
+                            continue  # never carry a path that leaves the card's folder
+                        if name.endswith("README.md") and name.count("/") <= 1:
+                            text = z.read(info).decode("utf-8")
+                        else:
+                            assets[name.split("/", 1)[1] if name.count("/") > 1 else name] = z.read(
+                                info
+                            )
+            elif f.suffix.lower() == ".md":
+                readme = f
+        if text is None:
+            if readme is None:
+                raise SkshipError(
+                    "upload a README.md (or a zip of a card folder)", code="E-INVALID-ARGUMENT"
+                )
+            text = readme.read_text(encoding="utf-8")
+        card = Card.parse(text)
+        images = {f.name: f.read_bytes() for f in files if f.suffix.lower() not in (".md", ".zip")}
+        for link in _image_links(card):
+            base = link.rsplit("/", 1)[-1]
+            if link in assets:
+                card.assets[link] = assets[link]
+            elif base in images:
+                card.assets[link] = images[base]
+        self.set_card(card)
+        return card
+
+    # -- editing -----------------------------------------------------------------------
+    def set_card(self, card: Card) -> None:
+        self.card = card
+        self.card_from_model = False
+        self.history.clear()
+
+    def _require_card(self) -> Card:
+        if self.card is None:
+            raise SkshipError("generate or open a card first", code="E-INVALID-ARGUMENT")
+        return self.card
+
+    def checkpoint(self) -> None:
+        """Remember the card as it is now, for undo."""
+        card = self._require_card()
+        self.history.append(card.copy())
+        del self.history[:-_UNDO_DEPTH]
+
+    def undo(self) -> bool:
+        if not self.history:
+            return False
+        self.card = self.history.pop()
+        return True
+
+    def set_metadata(self, key: str, value: Any) -> None:
+        """Set one field (None or empty removes it); other fields, known or not, stay."""
+        card = self._require_card()
+        if value in (None, "", []):
+            if key in card.metadata:
+                self.checkpoint()
+                del card.metadata[key]
+            return
+        if card.metadata.to_dict().get(key) != value:
+            self.checkpoint()
+            card.metadata[key] = value
+
+    def save_section(self, path: Sequence[str], content: str, fold: bool = False) -> None:
+        card = self._require_card()
+        section = card.select(list(path))
+        self.checkpoint()
+        try:
+            section.content = content
+            section.fold = (section.fold or "Click to expand") if fold else None
+        except SkshipError:
+            self.undo()
+            raise
+
+    def add_section(self, title: str, under: Sequence[str] | None = None) -> tuple[str, ...]:
+        card = self._require_card()
+        self.checkpoint()
+        try:
+            section = card.add(title, "", under=list(under) if under else None)
+        except SkshipError:
+            self.undo()
+            raise
+        return section.path
+
+    def delete_section(self, path: Sequence[str]) -> None:
+        card = self._require_card()
+        self.checkpoint()
+        card.delete(list(path))
+
+    def move_section(self, path: Sequence[str], step: int) -> None:
+        """Move a section up (-1) or down (+1) among its siblings."""
+        card = self._require_card()
+        section = card.select(list(path))
+        parent = section.parent
+        siblings = parent.children if parent is not None else card.sections
+        index = siblings.index(section) + step
+        if not 0 <= index < len(siblings):
+            return
+        self.checkpoint()
+        card.move(section, under=parent, at=index)
+
+    # -- output ------------------------------------------------------------------------
+    def export(self, kind: str) -> Path:
+        """Write the card as ``zip`` (README.md and images), ``html`` or ``json``."""
+        card = self._require_card()
+        out = Path(tempfile.mkdtemp(dir=self.workdir))
+        if kind == "zip":
+            target = out / "model-card.zip"
+            buf = io.BytesIO()
+            with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+                z.writestr("README.md", card.render().encode("utf-8"))
+                for name, data in sorted(card.assets.items()):
+                    z.writestr(name, data)
+                if self.model_bytes is not None and self.card_from_model:
+                    # The card names its model file: the Hub checks that it is there.
+                    z.writestr(self.model_name, self.model_bytes)
+            target.write_bytes(buf.getvalue())
+        elif kind == "html":
+            target = out / "card.html"
+            target.write_text(card.to_html(), encoding="utf-8")
+        elif kind == "json":
+            target = out / "card.json"
+            target.write_bytes(card.to_json())
+        else:
+            raise SkshipError(
+                f"unknown export {kind!r}: zip, html or json", code="E-INVALID-ARGUMENT"
+            )
+        return target
+
+
+def _image_links(card: Card) -> list[str]:
+    import re
+
+    text = card.render()
+    links = re.findall(r"!\[[^\]]*\]\(([^)\s]+)", text) + re.findall(
+        r'<img[^>]*src="([^"]+)"', text
+    )
+    return [link for link in links if not re.match(r"^[a-z][a-z0-9+.-]*:", link)]
+
+
+def section_choices(card: Card | None) -> list[tuple[str, str]]:
+    """(label, value) pairs for a dropdown: the label indents by depth, the value is the
+    section's path as JSON (titles may contain any character)."""
+    if card is None:
+        return []
+    return [
+        ("\u2003" * (s.level - 1 - _base_level(card)) + s.title, json.dumps(list(s.path)))
+        for s in card.walk()
+    ]
+
+
+def _base_level(card: Card) -> int:
+    return min((s.level for s in card.sections), default=1) - 1
+
+
+def preview_html(card: Card | None, height: int = 720) -> str:
+    """The card as the standalone HTML export, in an iframe (its styles stay inside)."""
+    if card is None:
+        return "<p><em>No card yet: generate one from a model, or open a README.md.</em></p>"
+    return _iframe(card.to_html(), "card-preview", height)
+
+
+def section_preview(card: Card | None, title: str, content: str) -> tuple[str, str]:
+    """Rendered HTML of one section's Markdown (the card's images inlined) and an error
+    message if the text would not read back as a section's content."""
+    page = Card()
+    if card is not None:
+        page.assets = card.assets
+        page.folder = card.folder
+    try:
+        page.add(title or "Section", content)
+    except SkshipError as exc:
+        return "", f"**Cannot save this text:** {html.escape(str(exc))}"
+    return _iframe(page.to_html(), "section-preview", 420), ""
+
+
+def _iframe(page: str, elem_id: str, height: int) -> str:
+    return (
+        f'<iframe id="{elem_id}" title="{elem_id}" sandbox="" '
+        f'style="width:100%;height:{height}px;border:1px solid #ddd;border-radius:6px" '
+        f'srcdoc="{html.escape(page, quote=True)}"></iframe>'
+    )
+
+
+def metadata_problems(card: Card | None) -> str:
+    """Validation messages for the card's metadata, as Markdown."""
+    if card is None:
+        return ""
+    from skship.card.validate import validate_metadata
+
+    problems = validate_metadata(card.metadata.to_dict())
+    if not problems:
+        return "**Metadata: valid.** The Hub would accept it."
+    lines = [
+        f"- **{p.severity}** `{p.where}`: {html.escape(p.message)} *Fix:* {html.escape(p.fix)}"
+        for p in problems
+    ]
+    return "\n".join(lines)
+
+
+def _split_list(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value]
+
+
+def build() -> Any:
+    """The Gradio Blocks of the app (not launched)."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    import gradio as gr
+
+    from skship.card.validate import schema
+
+    props = schema("metadata")["properties"]
+    licenses: list[str] = list(props["license"]["enum"])
+    pipeline_tags: list[str] = list(props["pipeline_tag"]["enum"])
+
+    def fail(exc: Exception) -> str:
+        return f"**Error:** {html.escape(str(exc))}"
+
+    def form_values(sess: Session) -> list[Any]:
+        meta = sess.card.metadata.to_dict() if sess.card is not None else {}
+        return [
+            gr.update(value=meta.get("license")),
+            gr.update(value=meta.get("pipeline_tag")),
+            ", ".join(_as_list(meta.get("tags"))),
+            ", ".join(_as_list(meta.get("datasets"))),
+        ]
+
+    def card_views(sess: Session, select: str | None = None) -> list[Any]:
+        choices = section_choices(sess.card)
+        values = [v for _, v in choices]
+        chosen = select if select in values else (values[0] if values else None)
+        return [
+            preview_html(sess.card),
+            gr.update(choices=choices, value=chosen),
+            *form_values(sess),
+            metadata_problems(sess.card),
+            *section_fields(sess, chosen),
+        ]
+
+    def section_fields(sess: Session, chosen: str | None) -> list[Any]:
+        if sess.card is None or not chosen:
+            return ["", False, "", ""]
+        section = sess.card.select(json.loads(chosen))
+        rendered, error = section_preview(sess.card, section.title, section.content)
+        return [section.content, section.fold is not None, rendered, error]
+
+    with gr.Blocks(title="skship model card", analytics_enabled=False) as demo:
+        state = gr.State(None)
+        gr.Markdown(
+            "# skship model card\nCreate a model card from a model and test data, or open a "
+            "README.md and keep editing. Nothing is unpickled unless you say so."
+        )
+        status = gr.Markdown(elem_id="status")
+        with gr.Tabs():
+            with gr.Tab("Model and data", id="inputs"):
+                with gr.Row():
+                    with gr.Column():
+                        model_file = gr.File(
+                            label="Model (.skops; pickle/joblib only with opt-in)",
+                            file_types=[".skops", *PICKLE_SUFFIXES],
+                            elem_id="model-file",
+                        )
+                        model_report = gr.Markdown(elem_id="model-report")
+                        trust = gr.CheckboxGroup(
+                            label="Types I have checked and trust",
+                            choices=[],
+                            visible=False,
+                            elem_id="trust",
+                        )
+                        allow_pickle = gr.Checkbox(
+                            label="I trust this pickle: load it (it can run code)",
+                            value=False,
+                            visible=False,
+                            elem_id="allow-pickle",
+                        )
+                        load_button = gr.Button("Load model", elem_id="load-model")
+                    with gr.Column():
+                        data_file = gr.File(
+                            label="Test data (CSV or Parquet)",
+                            file_types=[".csv", ".parquet"],
+                            elem_id="data-file",
+                        )
+                        target = gr.Dropdown(label="Target column", choices=[], elem_id="target")
+                        sensitive = gr.Dropdown(
+                            label="Sensitive feature (optional: metrics per group)",
+                            choices=[],
+                            elem_id="sensitive",
+                        )
+                        task = gr.Radio(
+                            label="Task (detected; change it if wrong)",
+                            choices=list(TASKS),
+                            elem_id="task",
+                        )
+                        generate_button = gr.Button(
+                            "Generate card", variant="primary", elem_id="generate"
+                        )
+                with gr.Accordion("Or open an existing card", open=False):
+                    card_files = gr.File(
+                        label="README.md with its images, or a zip of a card folder",
+                        file_count="multiple",
+                        file_types=[".md", ".zip", ".png", ".jpg", ".jpeg", ".svg", ".gif"],
+                        elem_id="card-files",
+                    )
+                    open_button = gr.Button("Open card", elem_id="open-card")
+            with gr.Tab("Edit", id="edit"):
+                with gr.Row():
+                    license_box = gr.Dropdown(
+                        label=props["license"]["title"],
+                        info=props["license"].get("description"),
+                        choices=licenses,
+                        elem_id="license",
+                    )
+                    tag_box = gr.Dropdown(
+                        label=props["pipeline_tag"]["title"],
+                        info=props["pipeline_tag"].get("description"),
+                        choices=pipeline_tags,
+                        elem_id="pipeline-tag",
+                    )
+                with gr.Row():
+                    tags_box = gr.Textbox(
+                        label=props["tags"]["title"] + " (comma separated)", elem_id="tags"
+                    )
+                    datasets_box = gr.Textbox(
+                        label=props["datasets"]["title"] + " (comma separated)",
+                        info=props["datasets"].get("description"),
+                        elem_id="datasets",
+                    )
+                problems = gr.Markdown(elem_id="problems")
+                section = gr.Dropdown(label="Section", choices=[], elem_id="section")
+                with gr.Row():
+                    with gr.Column():
+                        content = gr.Textbox(
+                            label="Markdown", lines=14, max_lines=40, elem_id="content"
+                        )
+                        fold = gr.Checkbox(label="Fold (collapsed by default)", elem_id="fold")
+                        section_error = gr.Markdown(elem_id="section-error")
+                        with gr.Row():
+                            save_button = gr.Button(
+                                "Save section", variant="primary", elem_id="save-section"
+                            )
+                            up_button = gr.Button("Move up", elem_id="move-up")
+                            down_button = gr.Button("Move down", elem_id="move-down")
+                            delete_button = gr.Button(
+                                "Delete", variant="stop", elem_id="delete-section"
+                            )
+                        with gr.Row():
+                            new_title = gr.Textbox(
+                                label="New section title", scale=3, elem_id="new-title"
+                            )
+                            add_button = gr.Button("Add under selected", elem_id="add-section")
+                            undo_button = gr.Button("Undo", elem_id="undo")
+                    with gr.Column():
+                        live = gr.HTML(elem_id="live-preview")
+            with gr.Tab("Preview", id="preview"):
+                preview = gr.HTML(preview_html(None), elem_id="preview")
+            with gr.Tab("Export", id="export"):
+                with gr.Row():
+                    zip_button = gr.Button("README.md + images (zip)", elem_id="export-zip")
+                    html_button = gr.Button("Standalone HTML", elem_id="export-html")
+                    json_button = gr.Button("Canonical JSON", elem_id="export-json")
+                download = gr.File(label="Download", elem_id="download")
+
+        views = [
+            preview,
+            section,
+            license_box,
+            tag_box,
+            tags_box,
+            datasets_box,
+            problems,
+            content,
+            fold,
+            live,
+            section_error,
+        ]
+
+        def on_model(path: str | None, sess: Session | None) -> list[Any]:
+            sess = sess or Session()
+            if path is None:
+                return [sess, "", gr.update(visible=False), gr.update(visible=False), ""]
+            try:
+                check = sess.upload_model(path)
+            except Exception as exc:
+                return [sess, fail(exc), gr.update(visible=False), gr.update(visible=False), ""]
+            return [
+                sess,
+                check.report,
+                gr.update(choices=check.untrusted, value=[], visible=bool(check.untrusted)),
+                gr.update(value=False, visible=check.kind == "pickle"),
+                "",
+            ]
+
+        model_file.change(
+            on_model, [model_file, state], [state, model_report, trust, allow_pickle, status]
+        )
+
+        def on_load(
+            trusted: list[str], pickle_ok: bool, target_col: str | None, sess: Session | None
+        ) -> list[Any]:
+            sess = sess or Session()
+            try:
+                message = sess.load_model(trusted or [], allow_pickle=pickle_ok)
+            except Exception as exc:
+                return [sess, fail(exc), gr.update()]
+            return [sess, message, sess.detect_task(target_col)]
+
+        load_button.click(on_load, [trust, allow_pickle, target, state], [state, status, task])
+
+        def on_data(path: str | None, sess: Session | None) -> list[Any]:
+            sess = sess or Session()
+            if path is None:
+                return [sess, gr.update(), gr.update(), gr.update(), ""]
+            try:
+                columns = sess.upload_data(path)
+            except Exception as exc:
+                return [sess, gr.update(), gr.update(), gr.update(), fail(exc)]
+            guess = next((c for c in columns if c.lower() in ("target", "label", "y")), columns[-1])
+            return [
+                sess,
+                gr.update(choices=columns, value=guess),
+                gr.update(choices=["", *columns], value=""),
+                sess.detect_task(guess),
+                f"Test data: {len(sess.frame)} rows, {len(columns)} columns.",
+            ]
+
+        data_file.change(on_data, [data_file, state], [state, target, sensitive, task, status])
+
+        def on_target(target_col: str | None, sess: Session | None) -> Any:
+            return sess.detect_task(target_col) if sess is not None else gr.update()
+
+        target.input(on_target, [target, state], task)
+
+        def on_generate(
+            target_col: str | None,
+            task_name: str | None,
+            sensitive_col: str | None,
+            sess: Session | None,
+        ) -> list[Any]:
+            sess = sess or Session()
+            try:
+                sess.generate(target_col or "", task_name or "", sensitive_col or None)
+            except Exception as exc:
+                return [sess, fail(exc), *[gr.update() for _ in views]]
+            assert sess.card is not None
+            message = (
+                f"Card generated: {len(list(sess.card.walk()))} sections, "
+                f"{len(sess.card.assets)} plots. Edit it in *Edit*, check it in *Preview*."
+            )
+            return [sess, message, *card_views(sess)]
+
+        generate_button.click(
+            on_generate, [target, task, sensitive, state], [state, status, *views]
+        )
+
+        def on_open(paths: list[str] | None, sess: Session | None) -> list[Any]:
+            sess = sess or Session()
+            try:
+                card = sess.open_card(paths or [])
+            except Exception as exc:
+                return [sess, fail(exc), *[gr.update() for _ in views]]
+            message = f"Opened a card: {len(list(card.walk()))} sections, {len(card.metadata)} metadata fields."
+            return [sess, message, *card_views(sess)]
+
+        open_button.click(on_open, [card_files, state], [state, status, *views])
+
+        def on_field(key: str, parse: Any) -> Any:
+            def handler(value: Any, sess: Session | None) -> list[Any]:
+                if sess is None or sess.card is None:
+                    return [sess, "Generate or open a card first.", gr.update()]
+                try:
+                    sess.set_metadata(key, parse(value))
+                except Exception as exc:
+                    return [sess, metadata_problems(sess.card) + "\n\n" + fail(exc), gr.update()]
+                return [sess, metadata_problems(sess.card), preview_html(sess.card)]
+
+            return handler
+
+        license_box.input(
+            on_field("license", lambda v: v), [license_box, state], [state, problems, preview]
+        )
+        tag_box.input(
+            on_field("pipeline_tag", lambda v: v), [tag_box, state], [state, problems, preview]
+        )
+        tags_box.input(on_field("tags", _split_list), [tags_box, state], [state, problems, preview])
+        datasets_box.input(
+            on_field("datasets", _split_list), [datasets_box, state], [state, problems, preview]
+        )
+
+        def on_section(chosen: str | None, sess: Session | None) -> list[Any]:
+            return section_fields(sess or Session(), chosen)
+
+        section.input(on_section, [section, state], [content, fold, live, section_error])
+
+        def on_type(chosen: str | None, text: str, sess: Session | None) -> list[Any]:
+            title = json.loads(chosen)[-1] if chosen else "Section"
+            return list(section_preview(sess.card if sess else None, title, text))
+
+        content.change(on_type, [section, content, state], [live, section_error])
+
+        def edit(action: Any) -> Any:
+            def handler(
+                chosen: str | None, text: str, folded: bool, title: str, sess: Session | None
+            ) -> list[Any]:
+                sess = sess or Session()
+                path = json.loads(chosen) if chosen else None
+                try:
+                    select = action(sess, path, text, folded, title)
+                except Exception as exc:
+                    return [sess, fail(exc), *[gr.update() for _ in views]]
+                return [sess, "", *card_views(sess, select if select is not None else chosen)]
+
+            return handler
+
+        def do_save(sess: Session, path: Any, text: str, folded: bool, _t: str) -> Any:
+            if path is None:
+                raise SkshipError("pick a section first", code="E-INVALID-ARGUMENT")
+            sess.save_section(path, text, folded)
+            return None
+
+        def do_add(sess: Session, path: Any, _text: str, _f: bool, title: str) -> Any:
+            return json.dumps(list(sess.add_section(title, path)))
+
+        def do_delete(sess: Session, path: Any, _text: str, _f: bool, _t: str) -> Any:
+            if path is not None:
+                sess.delete_section(path)
+            return ""
+
+        def do_undo(sess: Session, path: Any, _text: str, _f: bool, _t: str) -> Any:
+            if not sess.undo():
+                raise SkshipError("nothing to undo", code="E-INVALID-ARGUMENT")
+            return None
+
+        def do_move(step: int) -> Any:
+            def run(sess: Session, path: Any, _text: str, _f: bool, _t: str) -> Any:
+                if path is not None:
+                    sess.move_section(path, step)
+                return None
+
+            return run
+
+        edit_inputs = [section, content, fold, new_title, state]
+        for button, action in [
+            (save_button, do_save),
+            (add_button, do_add),
+            (delete_button, do_delete),
+            (undo_button, do_undo),
+            (up_button, do_move(-1)),
+            (down_button, do_move(+1)),
+        ]:
+            button.click(edit(action), edit_inputs, [state, status, *views])
+
+        def exporter(kind: str) -> Any:
+            def handler(sess: Session | None) -> list[Any]:
+                try:
+                    path = (sess or Session()).export(kind)
+                except Exception as exc:
+                    return [fail(exc), None]
+                return [
+                    f"Exported {path.name}. {metadata_problems(sess.card if sess else None)}",
+                    str(path),
+                ]
+
+            return handler
+
+        for button, kind in [(zip_button, "zip"), (html_button, "html"), (json_button, "json")]:
+            button.click(exporter(kind), [state], [status, download])
+    return demo
+
+
+def launch(
+    port: int = 7860, host: str = "127.0.0.1", *, open_browser: bool = False, block: bool = True
+) -> Any:
+    """Start the app on ``host:port``: no share link, no analytics, no external fonts."""
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    demo = build()
+    return demo.launch(
+        server_name=host,
+        server_port=port,
+        share=False,
+        inbrowser=open_browser,
+        prevent_thread_lock=not block,
+        footer_links=[],
+        ssr_mode=False,
+        quiet=True,
+    )
+
+
+if __name__ == "__main__":  # python -m skship.card.app [PORT]
+    import sys
+
+    launch(int(sys.argv[1]) if len(sys.argv) > 1 else 7860)
