@@ -121,3 +121,16 @@ def test_arrays_compare_in_logical_order() -> None:
     zeros = skship.diff(skship.dumps([np.zeros(3)]), skship.dumps([-np.zeros(3)]))
     [z] = zeros["differences"]
     assert z["differing"] == 3 and z["max_abs_diff"] == 0.0
+
+
+def test_shapes_of_object_arrays_and_sparse_matrices_are_compared() -> None:
+    """Found by Hypothesis: two empty object arrays of different shapes have no elements
+    to differ, so only their shapes tell them apart."""
+    import scipy.sparse as sp
+
+    a = np.empty((0,), dtype=object)
+    b = np.empty((0, 0), dtype=object)
+    [change] = skship.diff(skship.dumps(a), skship.dumps(b))["differences"]
+    assert change["change"] == "array" and "(0, 0)" in change["b"]
+    m, n = sp.csr_matrix((2, 3)), sp.csr_matrix((3, 2))
+    assert not skship.diff(skship.dumps(m), skship.dumps(n))["same"]

@@ -142,6 +142,17 @@ def diff(a: Source, b: Source, *, limits: Limits | None = None) -> dict[str, Any
                 c.update(detail)
                 changes.append(c)
             continue
+        if x.shape != y.shape:  # object arrays and sparse matrices: elements alone miss it
+            changes.append(
+                _change(
+                    x.path,
+                    _category(ea, i),
+                    "array",
+                    f"{x.node} {tuple(x.shape or ())}",
+                    f"{y.node} {tuple(y.shape or ())}",
+                )
+            )
+            continue
         if x.node in ("bytes", "bytearray"):
             if not data:
                 data.extend((mfa.data(), mfb.data()))
