@@ -339,18 +339,11 @@ def get_untrusted_types(
     A file from upstream skops (protocol 0, 1 or 2) is translated first, as
     :func:`load` translates it, so both always name the same types.
     """
+    from skship._files import read_bytes
     from skship.format.decoder import read_name_index
 
     limits = limits or DEFAULT_LIMITS
-    buf: Any
-    if isinstance(file, bytes | bytearray | memoryview):
-        buf = file
-    elif isinstance(file, str | os.PathLike):
-        with open(file, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            buf = _mmap.mmap(f.fileno(), 0, access=_mmap.ACCESS_READ) if size else b""
-    else:
-        buf = file.read()
+    buf = read_bytes(file)  # paths are memory-mapped: only the headers are read
     try:
         pc = parse_container(buf, limits)
     except FormatError:
@@ -373,18 +366,11 @@ def get_signature(
 
     Reads schema.json only: nothing is imported or built, so it is safe on any file.
     """
+    from skship._files import read_bytes
     from skship.format.decoder import decode_document
 
     limits = limits or DEFAULT_LIMITS
-    buf: Any
-    if isinstance(file, bytes | bytearray | memoryview):
-        buf = file
-    elif isinstance(file, str | os.PathLike):
-        with open(file, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            buf = _mmap.mmap(f.fileno(), 0, access=_mmap.ACCESS_READ) if size else b""
-    else:
-        buf = file.read()
+    buf = read_bytes(file)  # paths are memory-mapped: only the headers are read
     doc = decode_document(parse_container(buf, limits).schema, limits)
     if doc.signature is None:
         return None
