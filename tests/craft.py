@@ -11,38 +11,11 @@ from typing import Any
 
 import msgspec
 
+# The spec's name index (rule-name-index), as the conformance tools compute it.
+from skship.conformance.tree import name_index
 from skship.format.container import DataSection, write_container
 
 ENV = {"python": "3.11.0", "numpy": "2.0.0", "scipy": "1.14.0"}
-
-
-_NAMING = {
-    "type": "name",
-    "function": "name",
-    "enum": "type",
-    "namedtuple": "type",
-    "object": "type",
-    "reduce": "type",
-}
-
-
-def name_index(root: Any) -> dict[str, str]:
-    """The names a value tree holds, each with the strongest kind naming it (spec rule)."""
-    names: dict[str, str] = {}
-    stack = [root]
-    while stack:
-        v = stack.pop()
-        if isinstance(v, dict):
-            kind = v.get("t")
-            attr = _NAMING.get(kind) if isinstance(kind, str) else None
-            if attr is not None and isinstance(v.get(attr), str):
-                name = v[attr]
-                if kind in ("object", "reduce") or name not in names:
-                    names[name] = kind
-            stack.extend(v.values())
-        elif isinstance(v, list):
-            stack.extend(v)
-    return dict(sorted(names.items()))
 
 
 def document(root: Any, data: bytes = b"", **extra: Any) -> dict[str, Any]:
