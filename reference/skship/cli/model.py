@@ -35,6 +35,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _TRUST_HELP = "Trust this qualified name everywhere in the file (repeatable)."
 _POLICY_HELP = "A TOML trust policy (names, modules, names trusted only at a path)."
+# Every command that reads a model file takes trust the same way.
+TrustOption = Annotated[
+    list[str] | None, typer.Option("--trust", "-t", help=_TRUST_HELP, metavar="NAME")
+]
+PolicyOption = Annotated[
+    Path | None, typer.Option("--policy", "-p", help=_POLICY_HELP, metavar="FILE")
+]
 
 
 def _errors(func: F) -> F:
@@ -74,12 +81,8 @@ def _console() -> Any:
 def inspect(
     file: Annotated[Path, typer.Argument(help="A .skops file (protocol 0-3).", metavar="FILE")],
     json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
-    trust: Annotated[
-        list[str] | None, typer.Option("--trust", "-t", help=_TRUST_HELP, metavar="NAME")
-    ] = None,
-    policy: Annotated[
-        Path | None, typer.Option("--policy", "-p", help=_POLICY_HELP, metavar="FILE")
-    ] = None,
+    trust: TrustOption = None,
+    policy: PolicyOption = None,
     max_depth: Annotated[
         int | None,
         typer.Option("--max-depth", "-d", help="Show the tree to this depth only (text output)."),
@@ -116,12 +119,8 @@ def audit(
     files: Annotated[
         list[Path], typer.Argument(help="Model files (protocol 0-3).", metavar="FILE...")
     ],
-    trust: Annotated[
-        list[str] | None, typer.Option("--trust", "-t", help=_TRUST_HELP, metavar="NAME")
-    ] = None,
-    policy: Annotated[
-        Path | None, typer.Option("--policy", "-p", help=_POLICY_HELP, metavar="FILE")
-    ] = None,
+    trust: TrustOption = None,
+    policy: PolicyOption = None,
     format: Annotated[
         str, typer.Option("--format", "-f", help="text, json or sarif.", metavar="FORMAT")
     ] = "text",
@@ -263,12 +262,8 @@ def upgrade(
     dst: Annotated[
         Path, typer.Argument(help="The protocol-3 .skops file to write.", metavar="DST")
     ],
-    trust: Annotated[
-        list[str] | None, typer.Option("--trust", "-t", help=_TRUST_HELP, metavar="NAME")
-    ] = None,
-    policy: Annotated[
-        Path | None, typer.Option("--policy", "-p", help=_POLICY_HELP, metavar="FILE")
-    ] = None,
+    trust: TrustOption = None,
+    policy: PolicyOption = None,
     compression: Annotated[
         str | None, typer.Option("--compression", "-c", help="none (default), deflate or zstd.")
     ] = None,
