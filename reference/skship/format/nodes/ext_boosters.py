@@ -38,6 +38,14 @@ def _class(listed: tuple[str, ...], type_name: str) -> Any:
     return getattr(importlib.import_module(module), qual)
 
 
+def _wrapper(listed: tuple[str, ...], type_name: str, state: dict[str, Any]) -> Any:
+    """A scikit-learn wrapper rebuilt from its attributes (its booster already built)."""
+    cls = _class(listed, type_name)
+    obj = cls.__new__(cls)
+    obj.__dict__.update(state)
+    return obj
+
+
 def _check_attributes(state: Any) -> None:
     if not isinstance(state, dict) or not all(type(k) is str for k in state):
         raise ValueError("the state must be a dict of attribute names")
@@ -408,10 +416,7 @@ class XGBoostHandler:
             booster = xgboost.Booster()
             booster.load_model(bytearray(state["ubj"]))
             return booster
-        cls = _class(self.types, type_name)
-        obj = cls.__new__(cls)
-        obj.__dict__.update(state)
-        return obj
+        return _wrapper(self.types, type_name, state)
 
     def describe(self, type_name: str) -> str:
         if type_name == self._BOOSTER:
@@ -560,10 +565,7 @@ class LightGBMHandler:
             booster = lightgbm.Booster(model_str=state["model"].decode("utf-8"))
             booster.best_iteration = state["best_iteration"]
             return booster
-        cls = _class(self.types, type_name)
-        obj = cls.__new__(cls)
-        obj.__dict__.update(state)
-        return obj
+        return _wrapper(self.types, type_name, state)
 
     def describe(self, type_name: str) -> str:
         if type_name == self._BOOSTER:
