@@ -29,7 +29,9 @@ from starlette.routing import Route
 
 from skship import __version__
 from skship.serve import codecs
-from skship.serve.codecs import Limits, Table
+from skship.serve.backends import configure_predict_thread
+from skship.serve.batching import Batcher, Result, render_metrics
+from skship.serve.codecs import Coerced, Limits, Table
 from skship.serve.errors import ServeError
 from skship.serve.metrics import Metrics
 from skship.serve.models import ServeConfig, ServedModel, load_served
@@ -83,11 +85,24 @@ class Server:
         self.pool = ThreadPoolExecutor(
             max_workers=config.threads,
             thread_name_prefix="predict",
-            initializer=_limit_threads,
-            initargs=(1,),
+            initializer=configure_predict_thread,
         )
         self.metrics = Metrics()
         self.ready = True
+        # micro-batching (batch_max_rows > 0): one batcher per model, as many batches in
+        # flight as the pool has threads; requests are decoded on the loop (bodies up to
+        # 1 MiB, or inline_max_bytes when larger) so the pool thread only predicts
+        self.batchers: dict[str, Batcher] = {}
+        self.decode_inline_bytes = max(config.inline_max_bytes, 1 << 20)
+        if config.batch_max_rows > 0:
+            for m in models:
+                self.batchers[m.name] = Batcher(
+                    m.backend.predict,
+                    self.pool,
+                    max_rows=config.batch_max_rows,
+                    wait_us=config.batch_wait_us,
+                    slots=config.threads,
+                )
 
     def model(self, name: str, version: str | None = None) -> ServedModel:
         m = self.models.get(name)
@@ -136,6 +151,32 @@ class Server:
                 )
             chunks.append(chunk)
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    async def infer(
+        self,
+        model: ServedModel,
+        prepare: Callable[[], tuple[Coerced, list[str], Any]],
+        answer: Callable[[Result, list[str], Any], Response],
+        size: int,
+    ) -> Response:
+        """One inference: ``prepare`` decodes and checks the request (a bad one is refused
+        here, alone), the model predicts, ``answer`` encodes. Without batching the three
+        run in one call on the pool; with it, the checked rows go to the model's batcher."""
+        batcher = self.batchers.get(model.name)
+        if batcher is None:
+
+            def work() -> Response:
+                rows, chosen, extra = prepare()
+                return answer(model.backend.predict(rows, chosen), chosen, extra)
+
+            return await self.run(work, size)
+        if size <= self.decode_inline_bytes:
+            rows, chosen, extra = prepare()
+        else:
+            loop = asyncio.get_running_loop()
+            rows, chosen, extra = await loop.run_in_executor(self.pool, prepare)
+        result = await batcher.predict(rows, chosen)
+        return answer(result, chosen, extra)
 
     async def run(self, fn: Callable[[], Response], size: int) -> Response:
         """Run one request's work on the prediction pool; bodies up to ``inline_max_bytes``
@@ -210,24 +251,19 @@ def _choose_outputs(model: ServedModel, names: list[str] | None) -> list[str]:
     return names
 
 
-def _predict(
-    model: ServedModel, table: Table, outputs: list[str], limits: Limits
-) -> dict[str, np.ndarray[Any, Any]]:
-    rows = codecs.coerce(table, model.contract, limits)
-    return model.backend.predict(rows, outputs)
-
-
 # --------------------------------------------------------------------------- OIP
 
 
-def _oip_infer(
+def _oip_prepare(
     server: Server,
     model: ServedModel,
     body: bytes,
     media: str,
     params: dict[str, str],
     header_length: str | None,
-) -> Response:
+) -> tuple[Coerced, list[str], tuple[set[str], dict[str, Any] | None]]:
+    """Decode and check one OIP request: its rows, the outputs it wants, and what the
+    answer needs (the outputs to send as binary, the request object)."""
     limits = server.limits
     binary_out: set[str] = set()
     oip: dict[str, Any] | None = None
@@ -262,7 +298,17 @@ def _oip_infer(
             binary_out.update(chosen)
     else:
         chosen = _choose_outputs(model, names)
-    result = _predict(model, table, chosen, limits)
+    rows = codecs.coerce(table, model.contract, limits)
+    return rows, chosen, (binary_out, oip)
+
+
+def _oip_answer(
+    model: ServedModel,
+    result: Result,
+    chosen: list[str],
+    extra: tuple[set[str], dict[str, Any] | None],
+) -> Response:
+    binary_out, oip = extra
     outs: list[dict[str, Any]] = []
     tails: list[bytes] = []
     for name in chosen:
@@ -316,18 +362,21 @@ def _accept(request: Request) -> str:
     return JSON
 
 
-def _sagemaker(
+def _plain_prepare(
     server: Server,
     model: ServedModel,
     body: bytes,
     media: str,
     params: dict[str, str],
-    accept: str,
-    wanted: list[str] | None,
-) -> Response:
+    wanted: list[str] | None = None,
+) -> tuple[Coerced, list[str], None]:
+    """Decode and check a SageMaker or Hugging Face request."""
     table, names, _ = _table_from_body(body, media, params, model, server.limits)
     chosen = _choose_outputs(model, wanted or names)
-    result = _predict(model, table, chosen, server.limits)
+    return codecs.coerce(table, model.contract, server.limits), chosen, None
+
+
+def _sagemaker_answer(result: Result, chosen: list[str], accept: str) -> Response:
     first = result[chosen[0]]
     if accept == "text/csv":
         import io
@@ -364,12 +413,7 @@ def _nested(arr: np.ndarray[Any, Any]) -> Any:
     return arr.tolist()
 
 
-def _hf(
-    server: Server, model: ServedModel, body: bytes, media: str, params: dict[str, str]
-) -> Response:
-    table, names, _ = _table_from_body(body, media, params, model, server.limits)
-    chosen = _choose_outputs(model, names)
-    result = _predict(model, table, chosen, server.limits)
+def _hf_answer(result: Result, chosen: list[str]) -> Response:
     return Response(_encode(_nested(result[chosen[0]])), media_type=JSON)
 
 
@@ -468,7 +512,12 @@ def build_app(models: list[ServedModel], config: ServeConfig) -> Starlette:
         body = await server.body(request)
         media, params = _media_type(request)
         hlen = request.headers.get(_BINARY_HEADER)
-        return await server.run(lambda: _oip_infer(server, m, body, media, params, hlen), len(body))
+        return await server.infer(
+            m,
+            lambda: _oip_prepare(server, m, body, media, params, hlen),
+            lambda result, chosen, extra: _oip_answer(m, result, chosen, extra),
+            len(body),
+        )
 
     async def ping(_: Request) -> Response:
         if not server.ready:
@@ -482,8 +531,11 @@ def build_app(models: list[ServedModel], config: ServeConfig) -> Starlette:
         media, params = _media_type(request)
         wanted = request.query_params.get("outputs")
         names = wanted.split(",") if wanted else None
-        return await server.run(
-            lambda: _sagemaker(server, m, body, media, params, accept, names), len(body)
+        return await server.infer(
+            m,
+            lambda: _plain_prepare(server, m, body, media, params, names),
+            lambda result, chosen, _: _sagemaker_answer(result, chosen, accept),
+            len(body),
         )
 
     async def hf(request: Request) -> Response:
@@ -491,10 +543,16 @@ def build_app(models: list[ServedModel], config: ServeConfig) -> Starlette:
         m = server.model(name) if name else server.default_model(request)
         body = await server.body(request)
         media, params = _media_type(request)
-        return await server.run(lambda: _hf(server, m, body, media, params), len(body))
+        return await server.infer(
+            m,
+            lambda: _plain_prepare(server, m, body, media, params),
+            lambda result, chosen, _: _hf_answer(result, chosen),
+            len(body),
+        )
 
     async def metrics(_: Request) -> Response:
-        return Response(server.metrics.render(), media_type="text/plain; version=0.0.4")
+        text = server.metrics.render() + render_metrics(server.batchers)
+        return Response(text, media_type="text/plain; version=0.0.4")
 
     routes = [
         Route("/v2/health/live", endpoint("live", live), methods=["GET"]),
