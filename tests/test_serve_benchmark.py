@@ -17,7 +17,7 @@ def test_serving_benchmark_runs_tiny(tmp_path: Path) -> None:
     out = tmp_path / "serving.json"
     command = [
         sys.executable,
-        str(ROOT / "benchmarks/serving.py"),
+        str(ROOT / "benchmarks/serving/bench.py"),
         "--no-mlserver",
         "--models",
         "a",

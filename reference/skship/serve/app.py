@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from skship import __version__
 from skship.serve import codecs
@@ -36,7 +37,7 @@ from skship.serve.errors import ServeError
 from skship.serve.metrics import Metrics
 from skship.serve.models import ServeConfig, ServedModel, load_served
 
-__all__ = ["ENV_CONFIG", "build_app", "create_app_from_env"]
+__all__ = ["ENV_CONFIG", "ServeApp", "build_app", "create_app_from_env"]
 
 ENV_CONFIG = "SKSHIP_SERVE_CONFIG"
 EXTENSIONS = ["binary_tensor_data", "skship_tabular", "sagemaker", "huggingface", "metrics"]
@@ -53,6 +54,10 @@ _ARROW_STREAM = {"application/vnd.apache.arrow.stream", "application/x-arrow-str
 _ARROW_FILE = {"application/vnd.apache.arrow.file", "application/x-arrow"}
 _PARQUET = {"application/vnd.apache.parquet", "application/x-parquet", "application/parquet"}
 _BINARY_HEADER = "inference-header-content-length"
+# automatic inline (see Server.on_loop): small bodies, cheap models
+AUTO_INLINE_BYTES = 16 * 1024
+AUTO_INLINE_SECONDS = 0.0003
+AUTO_INLINE_ROWS = 8  # predictions of at most this many rows feed the cost estimate
 
 
 def _log(event: str, **fields: Any) -> None:
@@ -94,10 +99,12 @@ class Server:
         # 1 MiB, or inline_max_bytes when larger) so the pool thread only predicts
         self.batchers: dict[str, Batcher] = {}
         self.decode_inline_bytes = max(config.inline_max_bytes, 1 << 20)
+        self.costs: dict[str, float] = {}  # seconds of a small prediction, per model
+        self.timed = {m.name: self._timer(m) for m in models}
         if config.batch_max_rows > 0:
             for m in models:
                 self.batchers[m.name] = Batcher(
-                    m.backend.predict,
+                    self.timed[m.name],
                     self.pool,
                     max_rows=config.batch_max_rows,
                     wait_us=config.batch_wait_us,
@@ -163,13 +170,18 @@ class Server:
         here, alone), the model predicts, ``answer`` encodes. Without batching the three
         run in one call on the pool; with it, the checked rows go to the model's batcher."""
         batcher = self.batchers.get(model.name)
+        timed = self.timed[model.name]
+        if self.on_loop(model.name, size, batcher):
+            rows, chosen, extra = prepare()
+            return answer(timed(rows, chosen), chosen, extra)
         if batcher is None:
 
             def work() -> Response:
                 rows, chosen, extra = prepare()
-                return answer(model.backend.predict(rows, chosen), chosen, extra)
+                return answer(timed(rows, chosen), chosen, extra)
 
-            return await self.run(work, size)
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self.pool, work)
         if size <= self.decode_inline_bytes:
             rows, chosen, extra = prepare()
         else:
@@ -178,13 +190,39 @@ class Server:
         result = await batcher.predict(rows, chosen)
         return answer(result, chosen, extra)
 
-    async def run(self, fn: Callable[[], Response], size: int) -> Response:
-        """Run one request's work on the prediction pool; bodies up to ``inline_max_bytes``
-        run on the loop instead (no thread hand-off: lower latency on a busy machine)."""
-        if size <= self.config.inline_max_bytes:
-            return fn()
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.pool, fn)
+    def on_loop(self, name: str, size: int, batcher: Batcher | None) -> bool:
+        """Whether this request runs on the event loop (no thread hand-off, which costs
+        more than a cheap model's whole prediction). ``inline_max_bytes`` >= 0 decides by
+        body size alone; -1 (the default) is automatic: a small body (up to 16 KiB) for a
+        model whose recent small predictions took under 0.3 ms, when its batcher (if any)
+        has nothing queued or running."""
+        limit = self.config.inline_max_bytes
+        if limit >= 0:
+            return size <= limit and (batcher is None or batcher.idle())
+        return (
+            size <= AUTO_INLINE_BYTES
+            and self.costs.get(name, 1.0) <= AUTO_INLINE_SECONDS
+            and (batcher is None or batcher.idle())
+        )
+
+    def _timer(self, model: ServedModel) -> Callable[[Coerced, list[str]], Result]:
+        """The backend's predict, timing small calls (a moving average per model) for
+        :meth:`on_loop`."""
+        predict = model.backend.predict
+        costs = self.costs
+        name = model.name
+
+        def timed(rows: Coerced, outputs: list[str]) -> Result:
+            if rows.n_rows > AUTO_INLINE_ROWS:
+                return predict(rows, outputs)
+            t0 = time.perf_counter()
+            result = predict(rows, outputs)
+            took = time.perf_counter() - t0
+            old = costs.get(name)
+            costs[name] = took if old is None else 0.8 * old + 0.2 * took
+            return result
+
+        return timed
 
 
 # --------------------------------------------------------------------------- decoding
@@ -603,11 +641,41 @@ def build_app(models: list[ServedModel], config: ServeConfig) -> Starlette:
         server.ready = False
         server.pool.shutdown(wait=True)
 
-    app = Starlette(
-        routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan
-    )
+    app = ServeApp(routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan)
+    app.fast_infer = endpoint("infer", infer)
     app.state.server = server
     return app
+
+
+def _infer_params(path: str) -> dict[str, str] | None:
+    """``/v2/models/{name}[/versions/{version}]/infer`` -> its path parameters."""
+    parts = path.split("/")
+    if parts[-1] != "infer" or parts[:3] != ["", "v2", "models"] or not parts[3]:
+        return None
+    if len(parts) == 5:
+        return {"name": parts[3]}
+    if len(parts) == 7 and parts[4] == "versions" and parts[5]:
+        return {"name": parts[3], "version": parts[5]}
+    return None
+
+
+class ServeApp(Starlette):
+    """Starlette, with the hot route short-cut: ``POST …/infer`` goes straight to its
+    handler (the same handler, errors, metrics and logs), skipping the middleware stack
+    and the route table, which cost more than a small model's prediction."""
+
+    fast_infer: Callable[[Request], Awaitable[Response]] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and self.fast_infer:
+            params = _infer_params(scope["path"])
+            if params is not None:
+                scope["app"] = self
+                scope["path_params"] = params
+                response = await self.fast_infer(Request(scope, receive))
+                await response(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
 def _limit_threads(threads: int) -> None:

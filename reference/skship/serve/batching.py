@@ -94,6 +94,10 @@ class Batcher:
         self.timer: asyncio.TimerHandle | None = None
         self.stats = BatchStats()
 
+    def idle(self) -> bool:
+        """Nothing queued, nothing running: a request may bypass the queue."""
+        return not self.running and not self.queue
+
     async def predict(self, rows: Coerced, outputs: list[str]) -> Result:
         """The model's answer for these rows, possibly computed alongside other requests."""
         loop = asyncio.get_running_loop()

@@ -39,7 +39,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 MLSERVER_PINS = ["mlserver==1.7.1", "mlserver-sklearn==1.7.1", "uvloop==0.21.0"]
@@ -176,7 +176,12 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def start_skship(
-    model_path: Path, name: str, workers: int, log: Path, backend: str = "sklearn"
+    model_path: Path,
+    name: str,
+    workers: int,
+    log: Path,
+    backend: str = "sklearn",
+    extra: list[str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     cmd = [
@@ -191,6 +196,7 @@ def start_skship(
         str(workers),
         "--backend",
         backend,
+        *(extra or []),
     ]
     with open(log, "wb") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
