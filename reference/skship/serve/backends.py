@@ -200,7 +200,11 @@ def _onnx_backend(model: Any, contract: Contract, threads: int = 1) -> Backend:
             "and onnxruntime; it is not installed in this build. Use --backend sklearn.",
             code="E-DEPENDENCY-MISSING",
         ) from None
-    backend: Backend = serving_backend(model, contract, threads)
+    # One intra-op thread per session run: the server's parallelism is its N prediction
+    # threads (each running a request or a micro-batch), so N concurrent runs with N
+    # intra-op threads each would put N x N threads on N cores.
+    del threads
+    backend: Backend = serving_backend(model, contract, 1)
     return backend
 
 
