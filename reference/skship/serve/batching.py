@@ -51,6 +51,7 @@ class BatchStats:
     rows: int = 0
     merged: int = 0  # calls that served more than one request
     fallbacks: int = 0  # merged calls re-run one request at a time
+    # (kept on the event loop's thread: no lock needed)
     largest: int = 0  # most requests served by one call
 
 
@@ -163,11 +164,18 @@ class Batcher:
         self,
         loop: asyncio.AbstractEventLoop,
         batch: list[_Item],
-        fut: asyncio.Future[list[Result | BaseException]],
+        fut: asyncio.Future[tuple[list[Result | BaseException], bool]],
     ) -> None:
         self.running -= 1
+        stats = self.stats
+        stats.calls += 1
+        stats.requests += len(batch)
+        stats.rows += sum(i.rows.n_rows for i in batch)
+        stats.largest = max(stats.largest, len(batch))
+        stats.merged += len(batch) > 1
         try:
-            answers = fut.result()
+            answers, fell_back = fut.result()
+            stats.fallbacks += fell_back
         except BaseException as exc:  # the pool shut down under us
             answers = [exc] * len(batch)
         for item, answer in zip(batch, answers, strict=True):
@@ -188,18 +196,12 @@ class Batcher:
             return exc
         return result
 
-    def _run(self, batch: list[_Item]) -> list[Result | BaseException]:
-        """On the pool: one call for the whole batch, split back per request."""
-        stats = self.stats
-        stats.calls += 1
-        stats.requests += len(batch)
-        stats.largest = max(stats.largest, len(batch))
+    def _run(self, batch: list[_Item]) -> tuple[list[Result | BaseException], bool]:
+        """On the pool: one call for the whole batch, split back per request (and whether
+        it had to fall back to one call per request). Counters are kept on the loop."""
         if len(batch) == 1:
-            stats.rows += batch[0].rows.n_rows
-            return [self._one(batch[0])]
-        stats.merged += 1
+            return [self._one(batch[0])], False
         merged = concat_rows([i.rows for i in batch])
-        stats.rows += merged.n_rows
         try:
             result = self.predict_fn(merged, list(batch[0].outputs))
             if all(
@@ -212,11 +214,10 @@ class Batcher:
                     stop = start + item.rows.n_rows
                     out.append({k: v[start:stop] for k, v in result.items()})
                     start = stop
-                return out
+                return out, False
         except Exception:
             pass  # someone's rows upset the model: find out whose, one at a time
-        stats.fallbacks += 1
-        return [self._one(i) for i in batch]
+        return [self._one(i) for i in batch], True
 
 
 def render_metrics(batchers: dict[str, Batcher]) -> bytes:
