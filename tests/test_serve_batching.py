@@ -244,3 +244,39 @@ def test_batching_server_under_concurrent_load(tmp_path: Path) -> None:
         assert calls < served
     finally:
         _stop(proc)
+
+
+# --------------------------------------------------------------------------- the fast route
+
+
+segments = st.lists(
+    st.one_of(
+        st.sampled_from(["", "v2", "models", "infer", "versions", "1", "ready"]),
+        st.text(alphabet="ab.-_ %é", min_size=1, max_size=4),
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@given(parts=segments)
+def test_fast_route_matches_exactly_what_starlette_routes(parts: list[str]) -> None:
+    """The short-cut for POST …/infer takes a path exactly when Starlette's infer routes
+    would, with the same path parameters."""
+    from starlette.routing import Match, Route
+
+    from skship.serve.app import _infer_params
+
+    path = "/" + "/".join(parts)
+
+    async def endpoint(_: Any) -> None:  # never called: only matched
+        return None
+
+    want = None
+    for template in ("/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/infer"):
+        route = Route(template, endpoint, methods=["POST"])
+        match, child = route.matches({"type": "http", "path": path, "method": "POST"})
+        if match == Match.FULL:
+            want = child["path_params"]
+            break
+    assert _infer_params(path) == want
