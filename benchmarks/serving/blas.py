@@ -297,17 +297,23 @@ def markdown(report: dict[str, Any]) -> str:
             lines += [
                 f"MKL against OpenBLAS: CPython {MKL_PYTHON} virtualenvs, scikit-learn 1.6.1, "
                 "scipy 1.10.1, numpy 1.21 linked to MKL (intel-numpy) or to OpenBLAS (PyPI), "
-                "models fitted in each, `predict` CPU time per call:",
+                "models fitted in each, `predict` per call (CPU time of the process, which "
+                "counts every thread of it; and the wall-clock median, which also counts "
+                "waiting for the core on a shared machine):",
                 "",
-                "| model | rows | MKL µs | OpenBLAS µs | MKL / OpenBLAS |",
-                "|---|---|---|---|---|",
+                "| model | rows | MKL CPU µs | OpenBLAS CPU µs | MKL / OpenBLAS (CPU) "
+                "| MKL wall µs | OpenBLAS wall µs |",
+                "|---|---|---|---|---|---|---|",
             ]
             for letter, rows in CELLS:
                 a, b = mkl.get(f"{letter}/{rows}", {}), ob.get(f"{letter}/{rows}", {})
                 if "predict_us" in a and "predict_us" in b:
                     x = a.get("cpu_us", a["predict_us"])
                     y = b.get("cpu_us", b["predict_us"])
-                    lines.append(f"| ({letter}) | {rows} | {x:.0f} | {y:.0f} | {x / y:.2f} |")
+                    lines.append(
+                        f"| ({letter}) | {rows} | {x:.0f} | {y:.0f} | {x / y:.2f} "
+                        f"| {a['predict_us']:.0f} | {b['predict_us']:.0f} |"
+                    )
             lines.append("")
         else:
             lines += [
