@@ -526,8 +526,9 @@ Load: an asyncio HTTP/1.1 client in a second process (`benchmarks/serving/loadge
 keep-alive connections, OIP v2 JSON requests of one row (`single`) or a batch. Closed loop
 (`c8`: 8 connections, each sends its next request when its answer arrives) measures
 capacity at a concurrency; open loop (`r500`: 500 requests per second on a fixed schedule,
-latency counted from the scheduled time) shows latency at a given traffic, including how a
-server falls behind (`dropped`: unanswered when the run ended). Each cell is the median of
+latency counted from the moment each request is issued, waiting for a free connection
+included) shows latency at a given traffic, including how a server falls behind (`dropped`:
+unanswered when the run ended). Each cell is the median of
 the runs. Targets from the issue, checked against MLServer's defaults in the same run on the
 closed-loop cells: p50 at most 0.5x MLServer's, throughput at least 2x; and the onnx backend's
 single-row p50 (concurrency 1) within 0.3 ms of the in-process onnxruntime floor.
