@@ -533,10 +533,11 @@ the runs. Targets from the issue, checked against MLServer's defaults in the sam
 closed-loop cells: p50 at most 0.5x MLServer's, throughput at least 2x; and the onnx backend's
 single-row p50 (concurrency 1) within 0.3 ms of the in-process onnxruntime floor.
 
-Reproduce (about 30 minutes; the first run also builds MLServer's virtualenv with `uv`):
+Reproduce (about 30 minutes; the first runs also build MLServer's virtualenv and the two
+BLAS virtualenvs with `uv`, which needs a CPython 3.9 for intel-numpy's wheels):
 
 ```console
-uv run python benchmarks/serving/blas.py --json blas.json          # the BLAS answer (+ --mkl)
+uv run python benchmarks/serving/blas.py --mkl --json blas.json    # the BLAS answer
 uv run python benchmarks/serving/bench.py --blas-json blas.json \\
     --json serving.json --markdown docs/serving/benchmarks.md
 ```
