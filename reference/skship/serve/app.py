@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
@@ -26,15 +26,18 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from skship import __version__
 from skship.serve import codecs
-from skship.serve.codecs import Limits, Table
+from skship.serve.backends import configure_predict_thread
+from skship.serve.batching import Batcher, Result, render_metrics
+from skship.serve.codecs import Coerced, Limits, Table
 from skship.serve.errors import ServeError
 from skship.serve.metrics import Metrics
 from skship.serve.models import ServeConfig, ServedModel, load_served
 
-__all__ = ["ENV_CONFIG", "build_app", "create_app_from_env"]
+__all__ = ["ENV_CONFIG", "ServeApp", "build_app", "create_app_from_env"]
 
 ENV_CONFIG = "SKSHIP_SERVE_CONFIG"
 EXTENSIONS = ["binary_tensor_data", "skship_tabular", "sagemaker", "huggingface", "metrics"]
@@ -51,6 +54,10 @@ _ARROW_STREAM = {"application/vnd.apache.arrow.stream", "application/x-arrow-str
 _ARROW_FILE = {"application/vnd.apache.arrow.file", "application/x-arrow"}
 _PARQUET = {"application/vnd.apache.parquet", "application/x-parquet", "application/parquet"}
 _BINARY_HEADER = "inference-header-content-length"
+# automatic inline (see Server.on_loop): small bodies, cheap models
+AUTO_INLINE_BYTES = 16 * 1024
+AUTO_INLINE_SECONDS = 0.0003
+AUTO_INLINE_ROWS = 8  # predictions of at most this many rows feed the cost estimate
 
 
 def _log(event: str, **fields: Any) -> None:
@@ -83,11 +90,26 @@ class Server:
         self.pool = ThreadPoolExecutor(
             max_workers=config.threads,
             thread_name_prefix="predict",
-            initializer=_limit_threads,
-            initargs=(1,),
+            initializer=configure_predict_thread,
         )
         self.metrics = Metrics()
         self.ready = True
+        # micro-batching (batch_max_rows > 0): one batcher per model, as many batches in
+        # flight as the pool has threads; requests are decoded on the loop (bodies up to
+        # 1 MiB, or inline_max_bytes when larger) so the pool thread only predicts
+        self.batchers: dict[str, Batcher] = {}
+        self.decode_inline_bytes = max(config.inline_max_bytes, 1 << 20)
+        self.costs: dict[str, float] = {}  # seconds of a small prediction, per model
+        self.timed = {m.name: self._timer(m) for m in models}
+        if config.batch_max_rows > 0:
+            for m in models:
+                self.batchers[m.name] = Batcher(
+                    self.timed[m.name],
+                    self.pool,
+                    max_rows=config.batch_max_rows,
+                    wait_us=config.batch_wait_us,
+                    slots=config.threads,
+                )
 
     def model(self, name: str, version: str | None = None) -> ServedModel:
         m = self.models.get(name)
@@ -137,13 +159,70 @@ class Server:
             chunks.append(chunk)
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    async def run(self, fn: Callable[[], Response], size: int) -> Response:
-        """Run one request's work on the prediction pool; bodies up to ``inline_max_bytes``
-        run on the loop instead (no thread hand-off: lower latency on a busy machine)."""
-        if size <= self.config.inline_max_bytes:
-            return fn()
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.pool, fn)
+    async def infer(
+        self,
+        model: ServedModel,
+        prepare: Callable[[], tuple[Coerced, list[str], Any]],
+        answer: Callable[[Result, list[str], Any], Response],
+        size: int,
+    ) -> Response:
+        """One inference: ``prepare`` decodes and checks the request (a bad one is refused
+        here, alone), the model predicts, ``answer`` encodes. Without batching the three
+        run in one call on the pool; with it, the checked rows go to the model's batcher."""
+        batcher = self.batchers.get(model.name)
+        timed = self.timed[model.name]
+        if self.on_loop(model.name, size, batcher):
+            rows, chosen, extra = prepare()
+            return answer(timed(rows, chosen), chosen, extra)
+        if batcher is None:
+
+            def work() -> Response:
+                rows, chosen, extra = prepare()
+                return answer(timed(rows, chosen), chosen, extra)
+
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self.pool, work)
+        if size <= self.decode_inline_bytes:
+            rows, chosen, extra = prepare()
+        else:
+            loop = asyncio.get_running_loop()
+            rows, chosen, extra = await loop.run_in_executor(self.pool, prepare)
+        result = await batcher.predict(rows, chosen)
+        return answer(result, chosen, extra)
+
+    def on_loop(self, name: str, size: int, batcher: Batcher | None) -> bool:
+        """Whether this request runs on the event loop (no thread hand-off, which costs
+        more than a cheap model's whole prediction). ``inline_max_bytes`` >= 0 decides by
+        body size alone; -1 (the default) is automatic: a small body (up to 16 KiB) for a
+        model whose recent small predictions took under 0.3 ms, when its batcher (if any)
+        has nothing queued or running."""
+        limit = self.config.inline_max_bytes
+        if limit >= 0:
+            return size <= limit and (batcher is None or batcher.idle())
+        return (
+            size <= AUTO_INLINE_BYTES
+            and self.costs.get(name, 1.0) <= AUTO_INLINE_SECONDS
+            and (batcher is None or batcher.idle())
+        )
+
+    def _timer(self, model: ServedModel) -> Callable[[Coerced, list[str]], Result]:
+        """The backend's predict, timing small calls (a moving average per model) for
+        :meth:`on_loop`."""
+        predict = model.backend.predict
+        costs = self.costs
+        name = model.name
+
+        def timed(rows: Coerced, outputs: list[str]) -> Result:
+            if rows.n_rows > AUTO_INLINE_ROWS:
+                return predict(rows, outputs)
+            t0 = time.perf_counter()
+            result = predict(rows, outputs)
+            took = time.perf_counter() - t0
+            old = costs.get(name)
+            costs[name] = took if old is None else 0.8 * old + 0.2 * took
+            return result
+
+        return timed
 
 
 # --------------------------------------------------------------------------- decoding
@@ -210,24 +289,19 @@ def _choose_outputs(model: ServedModel, names: list[str] | None) -> list[str]:
     return names
 
 
-def _predict(
-    model: ServedModel, table: Table, outputs: list[str], limits: Limits
-) -> dict[str, np.ndarray[Any, Any]]:
-    rows = codecs.coerce(table, model.contract, limits)
-    return model.backend.predict(rows, outputs)
-
-
 # --------------------------------------------------------------------------- OIP
 
 
-def _oip_infer(
+def _oip_prepare(
     server: Server,
     model: ServedModel,
     body: bytes,
     media: str,
     params: dict[str, str],
     header_length: str | None,
-) -> Response:
+) -> tuple[Coerced, list[str], tuple[set[str], dict[str, Any] | None]]:
+    """Decode and check one OIP request: its rows, the outputs it wants, and what the
+    answer needs (the outputs to send as binary, the request object)."""
     limits = server.limits
     binary_out: set[str] = set()
     oip: dict[str, Any] | None = None
@@ -262,7 +336,17 @@ def _oip_infer(
             binary_out.update(chosen)
     else:
         chosen = _choose_outputs(model, names)
-    result = _predict(model, table, chosen, limits)
+    rows = codecs.coerce(table, model.contract, limits)
+    return rows, chosen, (binary_out, oip)
+
+
+def _oip_answer(
+    model: ServedModel,
+    result: Result,
+    chosen: list[str],
+    extra: tuple[set[str], dict[str, Any] | None],
+) -> Response:
+    binary_out, oip = extra
     outs: list[dict[str, Any]] = []
     tails: list[bytes] = []
     for name in chosen:
@@ -316,18 +400,21 @@ def _accept(request: Request) -> str:
     return JSON
 
 
-def _sagemaker(
+def _plain_prepare(
     server: Server,
     model: ServedModel,
     body: bytes,
     media: str,
     params: dict[str, str],
-    accept: str,
-    wanted: list[str] | None,
-) -> Response:
+    wanted: list[str] | None = None,
+) -> tuple[Coerced, list[str], None]:
+    """Decode and check a SageMaker or Hugging Face request."""
     table, names, _ = _table_from_body(body, media, params, model, server.limits)
     chosen = _choose_outputs(model, wanted or names)
-    result = _predict(model, table, chosen, server.limits)
+    return codecs.coerce(table, model.contract, server.limits), chosen, None
+
+
+def _sagemaker_answer(result: Result, chosen: list[str], accept: str) -> Response:
     first = result[chosen[0]]
     if accept == "text/csv":
         import io
@@ -364,12 +451,7 @@ def _nested(arr: np.ndarray[Any, Any]) -> Any:
     return arr.tolist()
 
 
-def _hf(
-    server: Server, model: ServedModel, body: bytes, media: str, params: dict[str, str]
-) -> Response:
-    table, names, _ = _table_from_body(body, media, params, model, server.limits)
-    chosen = _choose_outputs(model, names)
-    result = _predict(model, table, chosen, server.limits)
+def _hf_answer(result: Result, chosen: list[str]) -> Response:
     return Response(_encode(_nested(result[chosen[0]])), media_type=JSON)
 
 
@@ -468,7 +550,12 @@ def build_app(models: list[ServedModel], config: ServeConfig) -> Starlette:
         body = await server.body(request)
         media, params = _media_type(request)
         hlen = request.headers.get(_BINARY_HEADER)
-        return await server.run(lambda: _oip_infer(server, m, body, media, params, hlen), len(body))
+        return await server.infer(
+            m,
+            lambda: _oip_prepare(server, m, body, media, params, hlen),
+            lambda result, chosen, extra: _oip_answer(m, result, chosen, extra),
+            len(body),
+        )
 
     async def ping(_: Request) -> Response:
         if not server.ready:
@@ -482,8 +569,11 @@ def build_app(models: list[ServedModel], config: ServeConfig) -> Starlette:
         media, params = _media_type(request)
         wanted = request.query_params.get("outputs")
         names = wanted.split(",") if wanted else None
-        return await server.run(
-            lambda: _sagemaker(server, m, body, media, params, accept, names), len(body)
+        return await server.infer(
+            m,
+            lambda: _plain_prepare(server, m, body, media, params, names),
+            lambda result, chosen, _: _sagemaker_answer(result, chosen, accept),
+            len(body),
         )
 
     async def hf(request: Request) -> Response:
@@ -491,10 +581,16 @@ def build_app(models: list[ServedModel], config: ServeConfig) -> Starlette:
         m = server.model(name) if name else server.default_model(request)
         body = await server.body(request)
         media, params = _media_type(request)
-        return await server.run(lambda: _hf(server, m, body, media, params), len(body))
+        return await server.infer(
+            m,
+            lambda: _plain_prepare(server, m, body, media, params),
+            lambda result, chosen, _: _hf_answer(result, chosen),
+            len(body),
+        )
 
     async def metrics(_: Request) -> Response:
-        return Response(server.metrics.render(), media_type="text/plain; version=0.0.4")
+        text = server.metrics.render() + render_metrics(server.batchers)
+        return Response(text, media_type="text/plain; version=0.0.4")
 
     routes = [
         Route("/v2/health/live", endpoint("live", live), methods=["GET"]),
@@ -545,11 +641,41 @@ def build_app(models: list[ServedModel], config: ServeConfig) -> Starlette:
         server.ready = False
         server.pool.shutdown(wait=True)
 
-    app = Starlette(
-        routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan
-    )
+    app = ServeApp(routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan)
+    app.fast_infer = endpoint("infer", infer)
     app.state.server = server
     return app
+
+
+def _infer_params(path: str) -> dict[str, str] | None:
+    """``/v2/models/{name}[/versions/{version}]/infer`` -> its path parameters."""
+    parts = path.split("/")
+    if parts[-1] != "infer" or parts[:3] != ["", "v2", "models"] or not parts[3]:
+        return None
+    if len(parts) == 5:
+        return {"name": parts[3]}
+    if len(parts) == 7 and parts[4] == "versions" and parts[5]:
+        return {"name": parts[3], "version": parts[5]}
+    return None
+
+
+class ServeApp(Starlette):
+    """Starlette, with the hot route short-cut: ``POST …/infer`` goes straight to its
+    handler (the same handler, errors, metrics and logs), skipping the middleware stack
+    and the route table, which cost more than a small model's prediction."""
+
+    fast_infer: Callable[[Request], Awaitable[Response]] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and self.fast_infer:
+            params = _infer_params(scope["path"])
+            if params is not None:
+                scope["app"] = self
+                scope["path_params"] = params
+                response = await self.fast_infer(Request(scope, receive))
+                await response(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
 def _limit_threads(threads: int) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import warnings
 from typing import Any, Protocol
 
@@ -20,7 +21,14 @@ from skship.serve.codecs import Coerced
 from skship.serve.contracts import Contract
 from skship.serve.errors import ServeError
 
-__all__ = ["BACKENDS", "Backend", "SklearnBackend", "make_backend"]
+__all__ = [
+    "BACKENDS",
+    "SKLEARN_CONFIG",
+    "Backend",
+    "SklearnBackend",
+    "configure_predict_thread",
+    "make_backend",
+]
 
 log = logging.getLogger("skship.serve")
 
@@ -111,14 +119,16 @@ class SklearnBackend:
         return out
 
     def _call(self, rows: Coerced, output: str) -> Any:
-        import sklearn
-
         X = self.model_input(rows)
         method = getattr(self.model, output)
+        if getattr(_thread, "configured", False) and not _warnings_raise():
+            return method(X)  # a prediction thread: scikit-learn configured once for it
+        import sklearn
+
         # The signature check already refused non-finite values where the model cannot take
         # them, so scikit-learn's own finiteness scan is skipped; its warnings (feature
         # names, convergence…) must never turn a good request into an error.
-        with warnings.catch_warnings(), sklearn.config_context(assume_finite=True):
+        with warnings.catch_warnings(), sklearn.config_context(**SKLEARN_CONFIG):
             warnings.simplefilter("ignore")
             return method(X)
 
@@ -136,6 +146,40 @@ class SklearnBackend:
                 arr = np.asarray(value.toarray())
             result[name] = arr
         return result
+
+
+# What our own checks already did for scikit-learn: the signature check refused non-finite
+# values where the model cannot take them (assume_finite), and the rows reach the model's
+# own methods with the types it was fitted on (skip_parameter_validation: that validation
+# checks the arguments of public functions and constructors, not the rows).
+SKLEARN_CONFIG = {"assume_finite": True, "skip_parameter_validation": True}
+
+_thread = threading.local()
+
+
+def configure_predict_thread() -> None:
+    """Initialiser of a prediction pool thread: scikit-learn's configuration is thread-local,
+    so it is set once here instead of entered and left around every call; BLAS and OpenMP
+    pools are limited to one thread (the pool's threads are the parallelism: a batch, or a
+    request, runs on one core, and N threads never start N x cores OpenMP workers)."""
+    try:
+        import sklearn
+    except ImportError:  # pragma: no cover - the sklearn extra is always there to serve
+        return
+    sklearn.set_config(**SKLEARN_CONFIG)  # type: ignore[arg-type]
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        pass
+    else:
+        threadpool_limits(limits=1)
+    _thread.configured = True
+
+
+def _warnings_raise() -> bool:
+    """True when some warnings filter turns warnings into errors (``-W error``…): then a
+    call must catch them itself, so that a warning never fails a good request."""
+    return any(f[0] == "error" for f in warnings.filters)
 
 
 def _has_pandas() -> bool:
@@ -156,7 +200,11 @@ def _onnx_backend(model: Any, contract: Contract, threads: int = 1) -> Backend:
             "and onnxruntime; it is not installed in this build. Use --backend sklearn.",
             code="E-DEPENDENCY-MISSING",
         ) from None
-    backend: Backend = serving_backend(model, contract, threads)
+    # One intra-op thread per session run: the server's parallelism is its N prediction
+    # threads (each running a request or a micro-batch), so N concurrent runs with N
+    # intra-op threads each would put N x N threads on N cores.
+    del threads
+    backend: Backend = serving_backend(model, contract, 1)
     return backend
 
 

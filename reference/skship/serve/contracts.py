@@ -138,7 +138,16 @@ class Contract:
 
     @property
     def uniform(self) -> np.dtype[Any] | None:
-        """The one numeric dtype every column has, if there is one (the fast path)."""
+        """The one numeric dtype every column has, if there is one (the fast path);
+        computed once (it is read on every request)."""
+        try:
+            return self._uniform  # type: ignore[no-any-return,attr-defined]
+        except AttributeError:
+            found = self._find_uniform()
+            object.__setattr__(self, "_uniform", found)
+            return found
+
+    def _find_uniform(self) -> np.dtype[Any] | None:
         kinds = {c.kind for c in self.columns}
         if not self.columns or kinds - {"float", "int", "bool"}:
             return None

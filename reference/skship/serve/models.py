@@ -40,6 +40,9 @@ class ServeConfig:
     max_cells: int = 10_000_000
     access_log: bool = False
     inline_max_bytes: int = -1  # bodies up to this size are handled on the event loop
+    # micro-batching (skship.serve.batching): off at 0 rows; wait 0 is adaptive
+    batch_max_rows: int = 0
+    batch_wait_us: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,6 +55,8 @@ class ServeConfig:
             "max_cells": self.max_cells,
             "access_log": self.access_log,
             "inline_max_bytes": self.inline_max_bytes,
+            "batch_max_rows": self.batch_max_rows,
+            "batch_wait_us": self.batch_wait_us,
         }
 
     @classmethod
@@ -66,6 +71,8 @@ class ServeConfig:
             max_cells=int(obj.get("max_cells", 10_000_000)),
             access_log=bool(obj.get("access_log", False)),
             inline_max_bytes=int(obj.get("inline_max_bytes", -1)),
+            batch_max_rows=int(obj.get("batch_max_rows", 0)),
+            batch_wait_us=float(obj.get("batch_wait_us", 0.0)),
         )
 
 

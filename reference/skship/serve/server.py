@@ -26,6 +26,8 @@ def serve(
     access_log: bool = False,
     log_level: str = "info",
     inline_max_bytes: int = -1,
+    batch_max_rows: int = 0,
+    batch_wait_us: float = 0.0,
 ) -> None:
     """Serve ``models`` (paths, or ``NAME=PATH``) until SIGINT/SIGTERM (graceful).
 
@@ -48,6 +50,8 @@ def serve(
         max_body_bytes=max_body_bytes,
         access_log=access_log,
         inline_max_bytes=inline_max_bytes,
+        batch_max_rows=batch_max_rows,
+        batch_wait_us=batch_wait_us,
     )
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr, format="%(message)s")
     from skship.serve.app import ENV_CONFIG, create_app

@@ -1,29 +1,31 @@
 """Serving benchmark: skship serve against MLServer 1.7 + mlserver-sklearn, same machine, same run.
 
 For each zoo model (default a, c, d) every server is started alone, warmed up, then loaded
-by a closed-loop asyncio HTTP/1.1 client running in a second process (keep-alive
-connections, one request in flight per connection) with single-row and batch OIP v2
-requests at each concurrency. Each cell is the median over ``--repeat`` runs of
-``--duration`` seconds: p50 and p99 latency, and throughput. Also measured: the
-in-process floor (``predict`` on one row, no HTTP).
+by loadgen.py (an asyncio HTTP/1.1 client in a second process, keep-alive connections)
+with single-row and batch OIP v2 requests: closed loop at each ``--concurrency`` and open
+loop at each ``--open-rates`` (requests per second on a fixed schedule). Each cell is the
+median over ``--repeat`` runs of ``--duration`` seconds: p50 and p99 latency, and
+throughput. Also measured: the in-process floors (``predict`` and onnxruntime's ``run`` on
+one row, no HTTP). ``--markdown`` writes the docs page (docs/serving/benchmarks.md) with
+the issue's targets checked (✓/✗) for every skship configuration against MLServer.
 
 MLServer runs from its own virtualenv (made by this script with ``uv venv`` + ``uv pip``:
 mlserver==1.7.1, mlserver-sklearn==1.7.1, uvloop==0.21.0 because 1.7.1 with uvloop 0.23
 starts no model), serving a joblib copy of the same fitted model, at its defaults
 (``parallel_workers`` = 1) and tuned (``parallel_workers=0``).
 
-    uv run python benchmarks/serving.py                        # full run (~15 min)
-    uv run python benchmarks/serving.py --scale 0.02 --duration 0.5 --repeat 1 \\
-        --concurrency 1 --models a --no-mlserver                # smoke
+skship runs once per backend in ``--backends`` (default ``sklearn,onnx``: ``skship`` and
+``skship-onnx``) and per ``--batching`` configuration (default ``off,on``; ``on`` adds
+``--batch-max-rows --micro-batch-rows`` and the suffix ``-batch``).
 
-skship runs once per backend in ``--backends`` (default ``sklearn,onnx``: the rows
-``skship`` and ``skship-onnx``); the onnx floor is onnxruntime's ``run`` on one row.
+    uv run python benchmarks/serving/bench.py --json serving.json \\
+        --markdown docs/serving/benchmarks.md                      # full run (~30 min)
+    uv run python benchmarks/serving/bench.py --scale 0.2 --duration 1.0 --repeat 1  # quick
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import platform
@@ -39,7 +41,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 MLSERVER_PINS = ["mlserver==1.7.1", "mlserver-sklearn==1.7.1", "uvloop==0.21.0"]
@@ -48,91 +51,33 @@ MLSERVER_PINS = ["mlserver==1.7.1", "mlserver-sklearn==1.7.1", "uvloop==0.21.0"]
 # --------------------------------------------------------------------------- load generator
 
 
-async def _worker(
-    host: str, port: int, request: bytes, stop: float, lat: list[float], errors: list[int]
-) -> None:
-    reader, writer = await asyncio.open_connection(host, port)
-    try:
-        while time.perf_counter() < stop:
-            t0 = time.perf_counter()
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head[9:12])
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line[:15].lower() == b"content-length:":
-                    length = int(line[15:])
-            if length:
-                await reader.readexactly(length)
-            lat.append(time.perf_counter() - t0)
-            if status != 200:
-                errors.append(status)
-    finally:
-        writer.close()
-
-
-async def _load(
-    url: str, path: str, body: bytes, concurrency: int, duration: float
-) -> dict[str, Any]:
-    host, port = url.removeprefix("http://").split(":")
-    request = (
-        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    ).encode() + body
-    lat: list[float] = []
-    errors: list[int] = []
-    start = time.perf_counter()
-    stop = start + duration
-    await asyncio.gather(
-        *(_worker(host, int(port), request, stop, lat, errors) for _ in range(concurrency))
-    )
-    elapsed = time.perf_counter() - start
-    lat.sort()
-    n = len(lat)
-    return {
-        "requests": n,
-        "errors": len(errors),
-        "p50_ms": 1000 * lat[n // 2] if n else None,
-        "p99_ms": 1000 * lat[min(n - 1, int(n * 0.99))] if n else None,
-        "rps": n / elapsed,
-    }
-
-
-def loadgen_main(args: list[str]) -> None:
-    url, path, body_file, concurrency, duration, repeat = args
-    body = Path(body_file).read_bytes()
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
-    runs = [
-        asyncio.run(_load(url, path, body, int(concurrency), float(duration)))
-        for _ in range(int(repeat))
-    ]
-    print(json.dumps(runs))
-
-
 def run_load(
-    url: str, path: str, body_file: Path, concurrency: int, duration: float, repeat: int
+    url: str,
+    path: str,
+    body_file: Path,
+    duration: float,
+    repeat: int,
+    *,
+    concurrency: int = 0,
+    rate: float = 0.0,
 ) -> list[dict[str, Any]]:
-    """``repeat`` runs by the load generator in a second process (never the server's)."""
+    """``repeat`` runs of loadgen.py in a second process (never the server's): closed loop
+    at ``concurrency``, or open loop at ``rate`` requests per second."""
+    spec = {
+        "url": url,
+        "path": path,
+        "body_file": str(body_file),
+        "duration": duration,
+        "repeat": repeat,
+        "concurrency": concurrency,
+        "rate": rate,
+        "drain": max(10.0, 4 * duration),
+    }
     out = subprocess.run(
-        [
-            sys.executable,
-            __file__,
-            "--loadgen",
-            url,
-            path,
-            str(body_file),
-            str(concurrency),
-            str(duration),
-            str(repeat),
-        ],
+        [sys.executable, str(HERE / "loadgen.py"), json.dumps(spec)],
         capture_output=True,
         text=True,
-        timeout=(duration * 4 + 30) * repeat + 60,
+        timeout=(duration * 6 + 40) * repeat + 60,
     )
     if out.returncode != 0:
         return [{"error": out.stderr[-500:]}]
@@ -176,7 +121,12 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def start_skship(
-    model_path: Path, name: str, workers: int, log: Path, backend: str = "sklearn"
+    model_path: Path,
+    name: str,
+    workers: int,
+    log: Path,
+    backend: str = "sklearn",
+    extra: list[str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     cmd = [
@@ -191,6 +141,7 @@ def start_skship(
         str(workers),
         "--backend",
         backend,
+        *(extra or []),
     ]
     with open(log, "wb") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
@@ -387,36 +338,76 @@ def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
     ok = [r for r in runs if "error" not in r and r.get("requests")]
     if not ok:
         return {"error": runs[0].get("error", "no requests completed") if runs else "not run"}
-    return {
+    out = {
         "p50_ms": statistics.median(r["p50_ms"] for r in ok),
         "p99_ms": statistics.median(r["p99_ms"] for r in ok),
         "rps": statistics.median(r["rps"] for r in ok),
         "errors": sum(r["errors"] for r in ok),
         "runs": len(ok),
     }
+    if any("dropped" in r for r in ok):
+        out["dropped"] = sum(r.get("dropped", 0) for r in ok)
+        out["offered_rps"] = ok[0].get("offered_rps")
+    return out
+
+
+def server_configs(args: argparse.Namespace, mlserver: bool) -> list[tuple[str, dict[str, Any]]]:
+    """(label, how to start it): every skship backend, with micro-batching off and/or on,
+    optionally with several workers; then MLServer at its defaults and tuned."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    for backend in [b for b in args.backends.split(",") if b]:
+        base = "skship" if backend == "sklearn" else f"skship-{backend}"
+        for batching in [m for m in args.batching.split(",") if m]:
+            label = base if batching == "off" else f"{base}-batch"
+            extra = []
+            if batching == "on":
+                extra = ["--batch-max-rows", str(args.micro_batch_rows)]
+            out.append((label, {"workers": 1, "backend": backend, "extra": extra}))
+            if args.workers > 1:
+                out.append(
+                    (
+                        f"{label}-{args.workers}w",
+                        {"workers": args.workers, "backend": backend, "extra": extra},
+                    )
+                )
+    if mlserver:
+        out += [
+            ("mlserver", {"parallel_workers": None}),
+            ("mlserver-tuned", {"parallel_workers": 0}),
+        ]
+    return out
 
 
 def main() -> int:
-    if len(sys.argv) > 1 and sys.argv[1] == "--loadgen":
-        loadgen_main(sys.argv[2:])
-        return 0
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", default="acd")
     p.add_argument("--scale", type=float, default=0.2, help="zoo scale (training size only)")
     p.add_argument("--duration", type=float, default=1.5)
     p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--concurrency", default="1,8,64")
-    p.add_argument("--batch", type=int, default=100)
+    p.add_argument("--concurrency", default="1,8,64", help="closed-loop cells")
+    p.add_argument(
+        "--open-rates",
+        default="100,500",
+        help="open-loop cells: requests per second on a fixed schedule ('' for none)",
+    )
+    p.add_argument("--batch", type=int, default=100, help="rows in a batch request")
     p.add_argument("--workers", type=int, default=1, help="also run skship with this many workers")
     p.add_argument(
         "--backends", default="sklearn,onnx", help="skship backends to run (sklearn, onnx)"
     )
+    p.add_argument(
+        "--batching",
+        default="off,on",
+        help="skship micro-batching configurations: off, on (--batch-max-rows)",
+    )
+    p.add_argument("--micro-batch-rows", type=int, default=256, help="--batch-max-rows when on")
     p.add_argument("--no-mlserver", action="store_true")
     p.add_argument(
         "--mlserver-venv",
         type=Path,
         default=Path(tempfile.gettempdir()) / "skship-serve-bench" / "mlserver-venv",
     )
+    p.add_argument("--blas-json", type=Path, help="include blas.py's answer (its --json)")
     p.add_argument("--json", type=Path)
     p.add_argument("--markdown", type=Path)
     args = p.parse_args()
@@ -427,21 +418,14 @@ def main() -> int:
 
     import skship
 
-    concurrencies = [int(c) for c in args.concurrency.split(",")]
+    concurrencies = [int(c) for c in args.concurrency.split(",") if c]
+    rates = [float(r) for r in args.open_rates.split(",") if r]
     workdir = Path(tempfile.mkdtemp(prefix="skship-serving-bench-"))
     mlserver: Path | None = None
     why = "skipped (--no-mlserver)"
     if not args.no_mlserver:
         mlserver, why = ensure_mlserver(args.mlserver_venv)
-    backends = [b for b in args.backends.split(",") if b]
-    servers: list[tuple[str, Any]] = []
-    for backend in backends:
-        suffix = "" if backend == "sklearn" else f"-{backend}"
-        servers.append((f"skship{suffix}", (1, backend)))
-        if args.workers > 1:
-            servers.append((f"skship{suffix}-{args.workers}w", (args.workers, backend)))
-    if mlserver is not None:
-        servers += [("mlserver", None), ("mlserver-tuned", 0)]
+    servers = server_configs(args, mlserver is not None)
     report: dict[str, Any] = {
         "environment": {
             "python": platform.python_version(),
@@ -455,6 +439,7 @@ def main() -> int:
             "mlserver_status": why,
         },
         "settings": {k: str(v) for k, v in vars(args).items()},
+        "command": " ".join(["python", "benchmarks/serving/bench.py", *sys.argv[1:]]),
         "models": {},
     }
     for letter in args.models:
@@ -468,62 +453,170 @@ def main() -> int:
             bodies[kind] = (workdir / f"{name}-{kind}.json", sub)
             bodies[kind][0].write_bytes(oip_body(sub))
         entry: dict[str, Any] = {"floor_ms": 1000 * in_process_floor(model, X_test), "servers": {}}
-        if "onnx" in backends:
+        if "onnx" in args.backends:
             floor = onnx_floor(model, X_test)
             entry["onnx_floor_ms"] = None if floor is None else 1000 * floor
         for label, setting in servers:
             log = workdir / f"{name}-{label}.log"
             try:
                 if label.startswith("skship"):
-                    proc, url = start_skship(path, name, setting[0], log, setting[1])
+                    proc, url = start_skship(
+                        path, name, setting["workers"], log, setting["backend"], setting["extra"]
+                    )
                 else:
                     assert mlserver is not None
-                    proc, url = start_mlserver(mlserver, model, name, workdir, setting, log)
+                    proc, url = start_mlserver(
+                        mlserver, model, name, workdir, setting["parallel_workers"], log
+                    )
             except RuntimeError as exc:
                 entry["servers"][label] = {"error": f"{exc}; log: {log.read_text()[-800:]}"}
                 continue
             try:
                 cells: dict[str, Any] = {}
+                loads = [(f"c{c}", {"concurrency": c}) for c in concurrencies]
+                loads += [(f"r{r:g}", {"rate": r}) for r in rates]
                 for kind, (body_file, sub) in bodies.items():
                     want = model.predict(sub).tolist()
                     correct = check_answers(url, name, body_file.read_bytes(), want)
-                    for c in concurrencies:
+                    for key, load in loads:
                         runs = run_load(
                             url,
                             f"/v2/models/{name}/infer",
                             body_file,
-                            c,
                             args.duration,
                             args.repeat,
+                            **load,
                         )
-                        cells[f"{kind}/c{c}"] = {**_median(runs), "correct": correct}
-                        print(letter, label, kind, c, cells[f"{kind}/c{c}"], flush=True)
+                        cells[f"{kind}/{key}"] = {**_median(runs), "correct": correct}
+                        print(letter, label, kind, key, cells[f"{kind}/{key}"], flush=True)
                 entry["servers"][label] = cells
             finally:
                 _stop(proc)
         report["models"][letter] = entry
+    report["environment"]["load_average_end"] = os.getloadavg()
+    if args.blas_json and args.blas_json.exists():
+        report["blas"] = json.loads(args.blas_json.read_text())
     shutil.rmtree(workdir, ignore_errors=True)
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
-    text = markdown(report, concurrencies)
+    text = markdown(report)
     if args.markdown:
         args.markdown.write_text(text)
     print(text)
     return 0
 
 
-def markdown(report: dict[str, Any], concurrencies: list[int]) -> str:
+# --------------------------------------------------------------------------- the page
+
+P50_TARGET = 0.5  # skship p50 at most this times MLServer's (defaults)
+RPS_TARGET = 2.0  # skship throughput at least this times MLServer's
+FLOOR_SLACK_MS = 0.3  # onnx single-row p50 within this of onnxruntime's in-process run
+
+INTRO = """\
+# Serving benchmark
+
+`skship serve` with each backend (`skship`: scikit-learn, `skship-onnx`: onnxruntime on the
+verified conversion), each with micro-batching off and on (`-batch`: `--batch-max-rows`),
+against MLServer 1.7.1 + mlserver-sklearn 1.7.1 serving the same fitted model (a joblib copy
+for MLServer), on the same machine in the same run, at MLServer's defaults and tuned
+(`parallel_workers=0`). The in-process floors are scikit-learn's `predict` and onnxruntime's
+`run` on one row, one thread.
+
+Load: an asyncio HTTP/1.1 client in a second process (`benchmarks/serving/loadgen.py`),
+keep-alive connections, OIP v2 JSON requests of one row (`single`) or a batch. Closed loop
+(`c8`: 8 connections, each sends its next request when its answer arrives) measures
+capacity at a concurrency; open loop (`r500`: 500 requests per second on a fixed schedule,
+latency counted from the moment each request is issued, waiting for a free connection
+included) shows latency at a given traffic, including how a server falls behind (`dropped`:
+unanswered when the run ended). Each cell is the median of
+the runs. Targets from the issue, checked against MLServer's defaults in the same run on the
+closed-loop cells: p50 at most 0.5x MLServer's, throughput at least 2x; and the onnx backend's
+single-row p50 (concurrency 1) within 0.3 ms of the in-process onnxruntime floor.
+
+Reproduce (about 30 minutes; the first runs also build MLServer's virtualenv and the two
+BLAS virtualenvs with `uv`, which needs a CPython 3.9 for intel-numpy's wheels):
+
+```console
+uv run python benchmarks/serving/blas.py --mkl --json blas.json    # the BLAS answer
+uv run python benchmarks/serving/bench.py --blas-json blas.json \\
+    --json serving.json --markdown docs/serving/benchmarks.md
+```
+
+Where a single request's time goes (decode, coerce, predict, encode, the app, HTTP):
+`uv run python benchmarks/serving/hotpath.py --model acd --backend onnx,sklearn`.
+"""
+
+
+def _ok(flag: bool) -> str:
+    return "✓" if flag else "✗"
+
+
+def _targets(ours: dict[str, Any], base: dict[str, Any]) -> list[tuple[str, float, float]]:
+    out = []
+    for key, a in ours.items():
+        b = base.get(key, {})
+        if "/c" in key and "p50_ms" in a and "p50_ms" in b and b["p50_ms"] and b["rps"]:
+            out.append((key, a["p50_ms"] / b["p50_ms"], a["rps"] / b["rps"]))
+    return out
+
+
+def markdown(report: dict[str, Any]) -> str:
     env = report["environment"]
-    lines = [
-        "# Serving benchmark",
+    settings = report["settings"]
+    lines = [INTRO]
+    start = tuple(round(x, 1) for x in env["load_average"])
+    end = tuple(round(x, 1) for x in env.get("load_average_end", env["load_average"]))
+    lines += [
+        "## This run",
         "",
         f"Python {env['python']}, scikit-learn {env['scikit-learn']}, numpy {env['numpy']}, "
         f"skship {env['skship']}, MLServer {env['mlserver'] or '-'} ({env['mlserver_status']}); "
-        f"{env['cpus']} CPUs, load average at start {tuple(round(x, 1) for x in env['load_average'])}. "
-        f"Median of {report['settings']['repeat']} runs of {report['settings']['duration']} s; "
-        "closed-loop asyncio HTTP/1.1 client in a second process; OIP v2 JSON requests.",
+        f"{env['cpus']} CPUs; load average {start} at the start, {end} at the end. "
+        f"Median of {settings['repeat']} runs of {settings['duration']} s; batch requests of "
+        f"{settings['batch']} rows; micro-batching with `--batch-max-rows "
+        f"{settings.get('micro_batch_rows', '-')}`. Command: `{report.get('command', '-')}`.",
         "",
     ]
+    # summary: targets met per skship configuration, over every model and closed-loop cell
+    summary: dict[str, list[int]] = {}
+    floors: list[str] = []
+    for letter, entry in report["models"].items():
+        base = entry["servers"].get("mlserver", {})
+        for label, cells in entry["servers"].items():
+            if not label.startswith("skship") or "error" in cells:
+                continue
+            if base and "error" not in base:
+                for _, p50, rps in _targets(cells, base):
+                    met = summary.setdefault(label, [0, 0])
+                    met[0] += p50 <= P50_TARGET and rps >= RPS_TARGET
+                    met[1] += 1
+            floor = entry.get("onnx_floor_ms")
+            cell = cells.get("single/c1", {})
+            if label.startswith("skship-onnx") and floor is not None and "p50_ms" in cell:
+                over = cell["p50_ms"] - floor
+                floors.append(
+                    f"| ({letter}) | {label} | {floor:.3f} | {cell['p50_ms']:.3f} | "
+                    f"{over:.3f} | {_ok(over <= FLOOR_SLACK_MS)} |"
+                )
+    if summary:
+        lines += [
+            "Closed-loop cells meeting both targets against MLServer (defaults), all models:",
+            "",
+            "| server | cells meeting p50 <= 0.5x and throughput >= 2x |",
+            "|---|---|",
+        ]
+        lines += [f"| {label} | {m[0]} / {m[1]} |" for label, m in summary.items()]
+        lines.append("")
+    if floors:
+        lines += [
+            "Single-row latency of the onnx backend against the in-process onnxruntime floor "
+            "(concurrency 1; target: at most 0.3 ms above):",
+            "",
+            "| model | server | floor ms | p50 ms | above floor ms | target |",
+            "|---|---|---|---|---|---|",
+            *floors,
+            "",
+        ]
     for letter, entry in report["models"].items():
         lines += [
             f"## Model ({letter})",
@@ -543,43 +636,50 @@ def markdown(report: dict[str, Any], concurrencies: list[int]) -> str:
                 "",
             ]
         lines += [
-            "| server | rows | concurrency | p50 ms | p99 ms | req/s | errors | correct |",
-            "|---|---|---|---|---|---|---|---|",
+            "| server | rows | load | p50 ms | p99 ms | req/s | errors | dropped | correct |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for label, cells in entry["servers"].items():
             if "error" in cells:
-                lines.append(f"| {label} | - | - | - | - | - | failed: {cells['error'][:80]} | - |")
+                lines.append(
+                    f"| {label} | - | - | - | - | - | failed: {cells['error'][:80]} | - | - |"
+                )
                 continue
             for key, cell in cells.items():
-                kind, c = key.split("/")
+                kind, load = key.split("/")
                 if "error" in cell:
                     lines.append(
-                        f"| {label} | {kind} | {c[1:]} | - | - | - | {cell['error'][:60]} | - |"
+                        f"| {label} | {kind} | {load} | - | - | - | {cell['error'][:60]} | - | - |"
                     )
                     continue
                 lines.append(
-                    f"| {label} | {kind} | {c[1:]} | {cell['p50_ms']:.2f} | {cell['p99_ms']:.2f} | "
-                    f"{cell['rps']:.0f} | {cell['errors']} | {cell['correct']} |"
+                    f"| {label} | {kind} | {load} | {cell['p50_ms']:.2f} | {cell['p99_ms']:.2f} | "
+                    f"{cell['rps']:.0f} | {cell['errors']} | {cell.get('dropped', '-')} | "
+                    f"{cell['correct']} |"
                 )
         lines.append("")
         base = entry["servers"].get("mlserver", {})
-        for label in ("skship", "skship-onnx"):
-            ours = entry["servers"].get(label, {})
+        for label, ours in entry["servers"].items():
+            if not label.startswith("skship"):
+                continue
             if not (base and ours and "error" not in base and "error" not in ours):
                 continue
-            lines += [f"Ratios {label} / MLServer (defaults), same run:", ""]
+            lines += [f"Targets, {label} / MLServer (defaults), same run:", ""]
             lines += [
-                "| rows | concurrency | p50 ratio (target <= 0.5) | throughput ratio (target >= 2) |",
-                "|---|---|---|---|",
+                "| rows | concurrency | p50 ratio | <= 0.5 | throughput ratio | >= 2 |",
+                "|---|---|---|---|---|---|",
             ]
-            for key in ours:
-                a, b = ours[key], base.get(key, {})
-                if "p50_ms" in a and "p50_ms" in b:
-                    kind, c = key.split("/")
-                    lines.append(
-                        f"| {kind} | {c[1:]} | {a['p50_ms'] / b['p50_ms']:.2f} | {a['rps'] / b['rps']:.2f} |"
-                    )
+            for key, p50, rps in _targets(ours, base):
+                kind, c = key.split("/")
+                lines.append(
+                    f"| {kind} | {c[1:]} | {p50:.2f} | {_ok(p50 <= P50_TARGET)} | {rps:.2f} | "
+                    f"{_ok(rps >= RPS_TARGET)} |"
+                )
             lines.append("")
+    if "blas" in report:
+        from blas import markdown as blas_markdown
+
+        lines.append(blas_markdown(report["blas"]))
     return "\n".join(lines) + "\n"
 
 
