@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -37,6 +38,7 @@ from skship.serve.models import ServeConfig, ServedModel, load_served
 __all__ = ["ENV_CONFIG", "build_app", "create_app_from_env"]
 
 ENV_CONFIG = "SKSHIP_SERVE_CONFIG"
+ENV_LOG_LEVEL = "SKSHIP_SERVE_LOG_LEVEL"
 EXTENSIONS = ["binary_tensor_data", "skship_tabular", "sagemaker", "huggingface", "metrics"]
 
 log = logging.getLogger("skship.serve")
@@ -379,6 +381,7 @@ def _hf(
 def build_app(models: list[ServedModel], config: ServeConfig) -> Starlette:
     """The ASGI application serving already-loaded models."""
     server = Server(models, config)
+    pid = os.getpid()  # this worker, in access log lines
 
     def respond(status: int, payload: Any) -> Response:
         return Response(_encode(payload), status_code=status, media_type=JSON)
@@ -415,6 +418,7 @@ def build_app(models: list[ServedModel], config: ServeConfig) -> Starlette:
                 status=response.status_code,
                 seconds=round(time.perf_counter() - start, 6),
                 request_id=rid,
+                pid=pid,
             )
         return response
 
@@ -449,6 +453,7 @@ def build_app(models: list[ServedModel], config: ServeConfig) -> Starlette:
                     {"name": o.name, "datatype": o.datatype, "shape": list(o.shape)}
                     for o in m.contract.outputs
                 ],
+                "parameters": m.parameters,
             },
         )
 
@@ -565,20 +570,26 @@ def _limit_threads(threads: int) -> None:
 def create_app_from_env() -> Starlette:
     """uvicorn factory: each worker process loads (and audits) the models itself."""
     config = ServeConfig.from_json(json.loads(os.environ[ENV_CONFIG]))
+    # a spawned worker starts with no logging set up: the same JSON lines as the parent
+    level = os.environ.get(ENV_LOG_LEVEL, "info").upper()
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(message)s")
     return create_app(config)
 
 
 def create_app(config: ServeConfig) -> Starlette:
     _limit_threads(config.threads)
     models = [
-        load_served(spec, config.trusted, config.backend, config.threads) for spec in config.models
+        load_served(
+            spec, config.trusted, config.backend, config.threads, config.prepared.get(spec.name)
+        )
+        for spec in config.models
     ]
     for m in models:
         _log(
             "model.loaded",
             model=m.name,
             path=m.path,
-            backend=m.backend.name,
+            **{"backend": m.backend.name, **m.parameters},
             signature=m.contract.source,
             inputs=m.contract.n_features,
             outputs=[o.name for o in m.contract.outputs],
