@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 
 import skship
+from skship.api import get_signature
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("skl2onnx")
@@ -93,7 +94,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     skship.dump(arr, tmp / "arr.skops", sample=X)
     # skl2onnx has no converter for FunctionTransformer(operator.neg): auto falls back
     neg = make_pipeline(FunctionTransformer(operator.neg), LinearRegression()).fit(X, X[:, 1])
-    skship.dump(neg, tmp / "neg.skops", sample=X)
+    skship.dump(neg, tmp / "neg.skops")  # no sample: no signature, outputs inferred
     log = tmp / "server.log"
     port = _free_port()
     with open(log, "wb") as out:
@@ -130,7 +131,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
                 except OSError:
                     pass
             time.sleep(0.3)
-        yield {"url": url, "proc": proc, "log": log, "X": X, "arr": arr, "neg": neg}
+        yield {"url": url, "proc": proc, "log": log, "X": X, "arr": arr, "neg": neg, "dir": tmp}
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -205,6 +206,23 @@ def test_auto_reports_its_choice_and_the_timings(served: dict[str, Any]) -> None
     X = served["X"]
     assert _infer(url, "arr", X[:20]) == served["arr"].predict(X[:20]).tolist()
     assert _infer(url, "neg", X[:20]) == pytest.approx(served["neg"].predict(X[:20]).tolist())
+
+
+def test_outputs_come_from_the_file_when_it_records_them(served: dict[str, Any]) -> None:
+    """arr was saved with a sample: its signature records the outputs; neg was not: the
+    server infers them from the model (rule-serve-signature-outputs)."""
+    url, arr = served["url"], served["arr"]
+    sig = json.loads(_request(url, "GET", "/v2/models/arr/signature")[2])
+    meta = json.loads(_request(url, "GET", "/v2/models/arr")[2])
+    recorded = get_signature(served["dir"] / "arr.skops")["outputs"]
+    assert sig["outputs_source"] == "file"
+    assert [o["name"] for o in sig["outputs"]] == [o["name"] for o in recorded]
+    assert [o["name"] for o in meta["outputs"]] == [o["name"] for o in recorded]
+    proba = next(o for o in sig["outputs"] if o["name"] == "predict_proba")
+    assert proba["labels"] == arr.classes_.tolist() and proba["shape"] == [-1, 2]
+    sig = json.loads(_request(url, "GET", "/v2/models/neg/signature")[2])
+    assert sig["outputs_source"] == "model" and sig["source"] == "model"
+    assert [o["name"] for o in sig["outputs"]] == ["predict"]
 
 
 def test_metrics_sum_over_the_workers(served: dict[str, Any]) -> None:
