@@ -13,7 +13,6 @@ import asyncio
 import json
 import logging
 import os
-import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -570,9 +569,12 @@ def _limit_threads(threads: int) -> None:
 def create_app_from_env() -> Starlette:
     """uvicorn factory: each worker process loads (and audits) the models itself."""
     config = ServeConfig.from_json(json.loads(os.environ[ENV_CONFIG]))
-    # a spawned worker starts with no logging set up: the same JSON lines as the parent
-    level = os.environ.get(ENV_LOG_LEVEL, "info").upper()
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(message)s")
+    # a spawned worker starts with no logging of ours set up: the parent's JSON lines
+    import logging.config
+
+    from skship.serve.logs import log_config
+
+    logging.config.dictConfig(log_config(os.environ.get(ENV_LOG_LEVEL, "info"), uvicorn=False))
     return create_app(config)
 
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
-import sys
 from collections.abc import Sequence
 
 from skship.serve.models import ServeConfig, parse_model_arg
@@ -51,7 +49,12 @@ def serve(
         access_log=access_log,
         inline_max_bytes=inline_max_bytes,
     )
-    logging.basicConfig(level=log_level.upper(), stream=sys.stderr, format="%(message)s")
+    import logging.config
+
+    from skship.serve.logs import log_config
+
+    logs = log_config(log_level)  # every line on stderr a JSON object, here and in workers
+    logging.config.dictConfig(logs)
     from skship.serve.app import ENV_CONFIG, ENV_LOG_LEVEL, create_app
 
     if workers <= 1:
@@ -61,6 +64,7 @@ def serve(
             host=host,
             port=port,
             log_level=log_level,
+            log_config=logs,
             access_log=False,
             loop="auto",
             http="auto",
@@ -104,6 +108,7 @@ def serve(
             port=port,
             workers=workers,
             log_level=log_level,
+            log_config=logs,
             access_log=False,
             loop="auto",
             http="auto",
