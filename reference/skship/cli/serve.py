@@ -24,11 +24,16 @@ def register(root: typer.Typer) -> None:
             str,
             typer.Option(
                 help="sklearn; onnx (onnxruntime on a conversion verified at start-up); "
-                "auto (onnx when the model converts and verifies, else sklearn)."
+                "auto (both timed at start-up, the faster kept; sklearn when the model does "
+                "not convert or verify). The choice is in the model metadata."
             ),
         ] = "sklearn",
         workers: Annotated[
-            int, typer.Option(help="Worker processes (pre-forked; about one per core).")
+            int,
+            typer.Option(
+                help="Worker processes (pre-forked; about one per core). Backends are "
+                "chosen once, in the parent; /metrics sums every worker."
+            ),
         ] = 1,
         threads: Annotated[int, typer.Option(help="Prediction threads per worker.")] = 1,
         trust: Annotated[
