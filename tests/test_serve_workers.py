@@ -116,6 +116,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
                 "--backend",
                 "auto",
                 "--access-log",
+                "--onnx-cache",
+                str(tmp / "onnx-cache"),
                 "--port",
                 str(port),
             ],
@@ -186,6 +188,8 @@ def test_each_model_is_converted_once_not_once_per_worker(served: dict[str, Any]
     text = data.decode()
     assert _samples(text, "skship_onnx_conversions_total", model="arr") == [1.0]
     assert _samples(text, "skship_onnx_conversions_total", model="neg") == []
+    # and kept for the next start: one verified conversion in the cache (neg has none)
+    assert len(list((served["dir"] / "onnx-cache").glob("*.onnx"))) == 1
 
 
 def test_auto_reports_its_choice_and_the_timings(served: dict[str, Any]) -> None:
@@ -314,3 +318,47 @@ def test_sigterm_lets_a_request_in_flight_finish(served: dict[str, Any]) -> None
     assert not [e for e in events if e.get("logger") == "uvicorn.access"]
     with pytest.raises(OSError):
         _request(url, "GET", "/v2/health/live")
+
+
+def test_the_onnx_cache_skips_conversion_for_the_same_file_and_versions(tmp_path: Path) -> None:
+    """In process (no server): a verified conversion stored under the file's sha256 is
+    loaded on the next start, answers like the fresh one, and a damaged entry is
+    converted again rather than trusted."""
+    from sklearn.linear_model import LogisticRegression
+
+    from skship.serve import metrics
+    from skship.serve.codecs import Table, coerce
+    from skship.serve.models import ModelSpec, load_served
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(80, 3))
+    clf = LogisticRegression().fit(X, (X[:, 1] > 0).astype(np.int64))
+    skship.dump(clf, tmp_path / "m.skops", sample=X)
+    spec = ModelSpec("m", str(tmp_path / "m.skops"))
+    cache = tmp_path / "cache"
+
+    def start() -> Any:
+        return load_served(spec, (), "onnx", onnx_cache=str(cache))
+
+    before = metrics._conversions.get("m", 0)
+    first = start()
+    assert first.choice is not None and first.choice.conversion == "converted"
+    entries = sorted(p.suffixes[-1] for p in cache.iterdir())
+    assert entries == [".json", ".onnx"]
+    second = start()
+    assert second.choice is not None and second.choice.conversion == "cache"
+    assert metrics._conversions.get("m", 0) - before == 1  # the second start did not convert
+    rows = coerce(Table(matrix=X[:30]), first.contract)
+    for out in ("predict", "predict_proba"):
+        a = first.backend.predict(rows, [out])[out]
+        b = second.backend.predict(rows, [out])[out]
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+    (onnx_file,) = cache.glob("*.onnx")
+    onnx_file.write_bytes(b"not an onnx graph")
+    third = start()
+    assert third.choice is not None and third.choice.conversion == "converted"
+    assert onnx_file.read_bytes() != b"not an onnx graph"  # rewritten by the new conversion
+    # another file (another sha256) has another entry
+    skship.dump(LogisticRegression(C=0.5).fit(X, X[:, 0] > 0), tmp_path / "m.skops", sample=X)
+    assert start().choice.conversion == "converted"  # type: ignore[union-attr]
+    assert len(list(cache.glob("*.onnx"))) == 2

@@ -53,6 +53,14 @@ def register(root: typer.Typer) -> None:
             ),
         ] = -1,
         access_log: Annotated[bool, typer.Option(help="Log every request as a JSON line.")] = False,
+        onnx_cache: Annotated[
+            str | None,
+            typer.Option(
+                help="Directory of verified ONNX conversions, keyed by the file's sha256 and "
+                "the library versions: a restart loads them instead of converting. Keep it "
+                "as trusted as the model files."
+            ),
+        ] = None,
     ) -> None:
         """Serve .skops models (OIP v2, SageMaker, Hugging Face), audited at start-up."""
         from skship.errors import SkshipError
@@ -74,6 +82,7 @@ def register(root: typer.Typer) -> None:
                 max_body_bytes=int(max_body_mb * 1024 * 1024),
                 access_log=access_log,
                 inline_max_bytes=int(inline_max_kb * 1024),
+                onnx_cache=onnx_cache or "",
             )
         except (SkshipError, OSError) as err:
             typer.echo(f"error: {err}", err=True)

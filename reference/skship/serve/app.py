@@ -582,7 +582,12 @@ def create_app(config: ServeConfig) -> Starlette:
     _limit_threads(config.threads)
     models = [
         load_served(
-            spec, config.trusted, config.backend, config.threads, config.prepared.get(spec.name)
+            spec,
+            config.trusted,
+            config.backend,
+            config.threads,
+            config.prepared.get(spec.name),
+            onnx_cache=config.onnx_cache,
         )
         for spec in config.models
     ]

@@ -50,10 +50,12 @@ class ServeConfig:
     # name -> what the parent prepared (backend choice, verified ONNX files): workers
     # load that instead of converting again
     prepared: dict[str, dict[str, Any]] = field(default_factory=dict)
+    onnx_cache: str = ""  # a directory of verified conversions kept across restarts
 
     def to_json(self) -> dict[str, Any]:
         return {
             "prepared": self.prepared,
+            "onnx_cache": self.onnx_cache,
             "models": [[m.name, m.path] for m in self.models],
             "trusted": list(self.trusted),
             "backend": self.backend,
@@ -78,6 +80,7 @@ class ServeConfig:
             access_log=bool(obj.get("access_log", False)),
             inline_max_bytes=int(obj.get("inline_max_bytes", -1)),
             prepared=dict(obj.get("prepared") or {}),
+            onnx_cache=str(obj.get("onnx_cache", "")),
         )
 
 
@@ -150,7 +153,6 @@ class BackendChoice:
     sha256: str = ""
     onnx_path: str = ""
     report_path: str = ""
-    dtypes: dict[str, str] = field(default_factory=dict)
 
     def parameters(self) -> dict[str, Any]:
         out: dict[str, Any] = {"backend": self.backend, "requested_backend": self.requested}
@@ -174,7 +176,6 @@ class BackendChoice:
             "sha256": self.sha256,
             "onnx_path": self.onnx_path,
             "report_path": self.report_path,
-            "dtypes": self.dtypes,
         }
 
     @classmethod
@@ -188,7 +189,6 @@ class BackendChoice:
             sha256=str(obj.get("sha256", "")),
             onnx_path=str(obj.get("onnx_path", "")),
             report_path=str(obj.get("report_path", "")),
-            dtypes=dict(obj.get("dtypes") or {}),
         )
 
 
@@ -213,6 +213,7 @@ def load_served(
     backend: str,
     threads: int = 1,
     prepared: dict[str, Any] | None = None,
+    onnx_cache: str = "",
 ) -> ServedModel:
     """Audit and load one file (trust: the defaults plus ``trusted``, never the file's say);
     ``threads`` sizes the backend's own pool (onnxruntime's intra-op threads).
@@ -220,7 +221,8 @@ def load_served(
     ``prepared`` is what the parent process decided for this file (:func:`prepare_workers`):
     the backend, and for onnx the verified conversion's bytes, so a worker neither converts
     nor times again. Without it the backend is built here (``onnx``: converted and verified;
-    ``auto``: both timed, see :func:`choose_backend`).
+    ``auto``: both timed, see :func:`choose_backend`), taking a verified conversion from
+    ``onnx_cache`` when one is there for this file and these library versions.
     """
     import skship
     from skship.api import get_signature
@@ -231,7 +233,10 @@ def load_served(
         choice = BackendChoice.from_json(prepared)
         chosen = _prepared_backend(spec, model, contract, choice, threads)
     else:
-        chosen, choice = choose_backend(backend, model, contract, threads=threads, label=spec.name)
+        cache = OnnxCache(onnx_cache, _sha256(spec.path)) if onnx_cache else None
+        chosen, choice = choose_backend(
+            backend, model, contract, threads=threads, label=spec.name, cache=cache
+        )
     return ServedModel(
         name=spec.name,
         version="1",
@@ -257,6 +262,34 @@ def _prepared_backend(
         )
     if choice.backend != "onnx":
         return make_backend("sklearn", model, contract)
+    backend = _load_onnx(model, contract, choice.onnx_path, choice.report_path, threads)
+    choice.conversion = "prepared"
+    return backend
+
+
+def _save_onnx(backend: Any, base: Path) -> tuple[str, str]:
+    """Write a verified onnx backend's conversion: the ONNX bytes, and its report plus the
+    output dtypes scikit-learn gives (``base``.onnx, ``base``.conversion.json)."""
+    import msgspec
+
+    onnx_path = base.with_name(base.name + ".onnx")
+    report_path = base.with_name(base.name + ".conversion.json")
+    dtypes = {k: str(v) for k, v in getattr(backend, "dtypes", {}).items()}
+    record = {"report": backend.conversion.report(), "dtypes": dtypes}
+    tmp = onnx_path.with_name(onnx_path.name + f".{os.getpid()}.tmp")
+    tmp.write_bytes(backend.conversion.onnx)
+    os.replace(tmp, onnx_path)  # a reader never sees half a file
+    tmp = report_path.with_name(report_path.name + f".{os.getpid()}.tmp")
+    tmp.write_bytes(msgspec.json.encode(record))
+    os.replace(tmp, report_path)
+    return os.fspath(onnx_path), os.fspath(report_path)
+
+
+def _load_onnx(
+    model: Any, contract: Contract, onnx_path: str, report_path: str, threads: int
+) -> Backend:
+    """An onnx backend on a conversion :func:`_save_onnx` wrote (already verified: it is
+    not converted or verified again)."""
     import msgspec
     import numpy as np
 
@@ -264,9 +297,10 @@ def _prepared_backend(
     from skship.onnx.report import ConversionReport
     from skship.onnx.serving import OnnxBackend
 
-    report = msgspec.json.decode(Path(choice.report_path).read_bytes(), type=ConversionReport)
+    record = msgspec.json.decode(Path(report_path).read_bytes())
+    report = msgspec.convert(record["report"], ConversionReport)
     conversion = Conversion(
-        onnx=Path(choice.onnx_path).read_bytes(),
+        onnx=Path(onnx_path).read_bytes(),
         model=report.model,
         inputs=report.inputs,
         outputs=report.outputs,
@@ -276,9 +310,55 @@ def _prepared_backend(
         verification=report.verification,
         notes=report.notes,
     )
-    dtypes = {k: np.dtype(v) for k, v in choice.dtypes.items()}
-    choice.conversion = "prepared"
+    dtypes = {k: np.dtype(v) for k, v in record["dtypes"].items()}
     return OnnxBackend(model, contract, conversion, threads, dtypes)
+
+
+@dataclass(frozen=True)
+class OnnxCache:
+    """Verified conversions on disk, keyed by the .skops file's sha256 and the versions of
+    every library that takes part (skship, scikit-learn, skl2onnx, onnx, onnxruntime,
+    numpy): a restart, or another replica sharing the directory, loads the verified bytes
+    instead of converting. The directory must be as trusted as the model files."""
+
+    directory: str
+    sha256: str
+
+    def base(self) -> Path:
+        import hashlib
+        from importlib.metadata import PackageNotFoundError, version
+
+        parts = [self.sha256]
+        for dist in ("skship", "scikit-learn", "skl2onnx", "onnx", "onnxruntime", "numpy"):
+            try:
+                parts.append(f"{dist}={version(dist)}")
+            except PackageNotFoundError:
+                parts.append(f"{dist}=none")
+        key = hashlib.sha256("\n".join(parts).encode()).hexdigest()
+        return Path(self.directory) / key
+
+    def load(self, model: Any, contract: Contract, threads: int) -> Backend | None:
+        base = self.base()
+        onnx_path = base.with_name(base.name + ".onnx")
+        report_path = base.with_name(base.name + ".conversion.json")
+        if not (onnx_path.is_file() and report_path.is_file()):
+            return None
+        try:
+            return _load_onnx(
+                model, contract, os.fspath(onnx_path), os.fspath(report_path), threads
+            )
+        except Exception as exc:  # a damaged entry: convert again, and overwrite it
+            _log(
+                "onnx.cache.unreadable",
+                level=logging.WARNING,
+                path=os.fspath(base),
+                error=str(exc)[:300],
+            )
+            return None
+
+    def store(self, backend: Any) -> None:
+        Path(self.directory).mkdir(parents=True, exist_ok=True)
+        _save_onnx(backend, self.base())
 
 
 # --------------------------------------------------------------------------- choosing
@@ -289,7 +369,13 @@ TIMING_REPEATS = 7
 
 
 def choose_backend(
-    name: str, model: Any, contract: Contract, *, threads: int = 1, label: str = ""
+    name: str,
+    model: Any,
+    contract: Contract,
+    *,
+    threads: int = 1,
+    label: str = "",
+    cache: OnnxCache | None = None,
 ) -> tuple[Backend, BackendChoice]:
     """The backend called ``name`` for this model, and the record of the choice.
 
@@ -297,7 +383,9 @@ def choose_backend(
     code); ``auto`` converts and verifies too, then times both backends on the same rows
     (a single row and a batch of 64 drawn from the signature, each the median of 7
     runs) and keeps the faster; a model that does not convert or verify falls back to
-    scikit-learn with the reason recorded.
+    scikit-learn with the reason recorded. With ``cache``, a verified conversion found
+    there is used instead of converting (``onnx_conversion: "cache"``), and a new one is
+    stored there.
     """
     from skship.errors import SkshipError
     from skship.serve.metrics import count_conversion
@@ -311,8 +399,11 @@ def choose_backend(
         return make_backend("sklearn", model, contract), BackendChoice(name, "sklearn")
     from skship.serve.backends import _onnx_backend
 
+    cached = cache.load(model, contract, threads) if cache is not None else None
     try:
-        if name == "onnx":  # its error names the model and the way out
+        if cached is not None:
+            onnx = cached
+        elif name == "onnx":  # its error names the model and the way out
             onnx = make_backend("onnx", model, contract, threads=threads, label=label)
         else:
             onnx = _onnx_backend(model, contract, threads)
@@ -331,10 +422,13 @@ def choose_backend(
         )
         choice = BackendChoice(name, "sklearn", reason=reason, code=err.code)
         return make_backend("sklearn", model, contract), choice
-    count_conversion(label)
-    dtypes = {k: str(v) for k, v in getattr(onnx, "dtypes", {}).items()}
+    if cached is None:
+        count_conversion(label)
+        if cache is not None:
+            cache.store(onnx)
+    how = "cache" if cached is not None else "converted"
     if name == "onnx":
-        choice = BackendChoice(name, "onnx", conversion="converted", dtypes=dtypes)
+        choice = BackendChoice(name, "onnx", conversion=how)
         _log("backend.chosen", model=label, **choice.parameters())
         return onnx, choice
     sklearn = make_backend("sklearn", model, contract)
@@ -344,9 +438,8 @@ def choose_backend(
         name,
         winner,
         reason=reason,
-        conversion="converted" if winner == "onnx" else "",
+        conversion=how if winner == "onnx" else "",
         timings=timings,
-        dtypes=dtypes,
     )
     _log("backend.chosen", model=label, **choice.parameters())
     return (onnx if winner == "onnx" else sklearn), choice
@@ -416,22 +509,13 @@ def prepare_workers(config: ServeConfig, workdir: str) -> ServeConfig:
 
     prepared: dict[str, dict[str, Any]] = {}
     for spec in config.models:
-        served = load_served(spec, config.trusted, config.backend, config.threads)
+        served = load_served(
+            spec, config.trusted, config.backend, config.threads, onnx_cache=config.onnx_cache
+        )
         choice = served.choice or BackendChoice(config.backend, served.backend.name)
         choice.sha256 = _sha256(spec.path)
-        conversion = getattr(served.backend, "conversion", None)
-        if choice.backend == "onnx" and conversion is not None:
-            base = Path(workdir) / spec.name
-            choice.onnx_path = os.fspath(conversion.save(base.with_suffix(".onnx")))
-            report = base.with_suffix(".conversion.json")
-            report.write_bytes(_encode_report(conversion.report()))
-            choice.report_path = os.fspath(report)
+        if choice.backend == "onnx" and hasattr(served.backend, "conversion"):
+            paths = _save_onnx(served.backend, Path(workdir) / spec.name)
+            choice.onnx_path, choice.report_path = paths
         prepared[spec.name] = choice.to_json()
     return replace(config, prepared=prepared)
-
-
-def _encode_report(report: Any) -> bytes:
-    import msgspec
-
-    out: bytes = msgspec.json.encode(report)
-    return out

@@ -24,6 +24,7 @@ def serve(
     access_log: bool = False,
     log_level: str = "info",
     inline_max_bytes: int = -1,
+    onnx_cache: str = "",
 ) -> None:
     """Serve ``models`` (paths, or ``NAME=PATH``) until SIGINT/SIGTERM (graceful).
 
@@ -48,6 +49,7 @@ def serve(
         max_body_bytes=max_body_bytes,
         access_log=access_log,
         inline_max_bytes=inline_max_bytes,
+        onnx_cache=onnx_cache,
     )
     import logging.config
 
