@@ -192,6 +192,16 @@ def test_each_model_is_converted_once_not_once_per_worker(served: dict[str, Any]
     assert len(list((served["dir"] / "onnx-cache").glob("*.onnx"))) == 1
 
 
+def _timings(params: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """``timing_{backend}_{size}_us`` parameters (OIP parameters are flat) -> nested."""
+    out: dict[str, dict[str, float]] = {}
+    for key, value in params.items():
+        if key.startswith("timing_") and key.endswith("_us"):
+            backend, _, size = key.removeprefix("timing_").removesuffix("_us").partition("_")
+            out.setdefault(backend, {})[size] = value
+    return out
+
+
 def test_auto_reports_its_choice_and_the_timings(served: dict[str, Any]) -> None:
     from skship.serve.models import _winner
 
@@ -199,18 +209,22 @@ def test_auto_reports_its_choice_and_the_timings(served: dict[str, Any]) -> None
     _, _, data = _request(url, "GET", "/v2/models/arr")
     meta = json.loads(data)
     params = meta["parameters"]
-    timings = params["backend_timings_us"]
+    timings = _timings(params)
     assert params["requested_backend"] == "auto"
     assert set(timings) == {"sklearn", "onnx"}
     for t in timings.values():
         assert set(t) == {"row", "batch_64"} and all(v > 0 for v in t.values())
     assert params["backend"] == _winner(timings)  # the rule, applied to what it reports
     assert meta["platform"] == f"skship-{params['backend']}"
+    from skship.serve.conformance import _validator
+
+    schemas = Path(__file__).resolve().parents[1] / "schemas/serving/1"
+    assert not list(_validator("model-metadata", schemas).iter_errors(meta))
     _, _, data = _request(url, "GET", "/v2/models/neg")
     params = json.loads(data)["parameters"]
     assert params["backend"] == "sklearn" and params["requested_backend"] == "auto"
     assert params["backend_code"].startswith("E-ONNX-") and params["backend_reason"]
-    assert "backend_timings_us" not in params
+    assert not _timings(params)
     # both answer like the models themselves, whichever backend won
     X = served["X"]
     assert _infer(url, "arr", X[:20]) == served["arr"].predict(X[:20]).tolist()

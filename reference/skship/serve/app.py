@@ -596,7 +596,7 @@ def create_app(config: ServeConfig) -> Starlette:
             "model.loaded",
             model=m.name,
             path=m.path,
-            **{"backend": m.backend.name, **m.parameters},
+            **{"backend": m.backend.name, **(m.choice.log_fields() if m.choice else {})},
             signature=m.contract.source,
             inputs=m.contract.n_features,
             outputs=[o.name for o in m.contract.outputs],

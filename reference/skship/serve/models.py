@@ -160,10 +160,18 @@ class BackendChoice:
             out["backend_reason"] = self.reason
         if self.code:
             out["backend_code"] = self.code
-        if self.timings:
-            out["backend_timings_us"] = self.timings
+        for backend, sizes in self.timings.items():  # OIP parameters are flat scalars
+            for size, micros in sizes.items():
+                out[f"timing_{backend}_{size}_us"] = micros
         if self.conversion:
             out["onnx_conversion"] = self.conversion
+        return out
+
+    def log_fields(self) -> dict[str, Any]:
+        """The parameters, with the timings as one nested object (for log lines)."""
+        out = {k: v for k, v in self.parameters().items() if not k.startswith("timing_")}
+        if self.timings:
+            out["timings_us"] = self.timings
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -429,7 +437,7 @@ def choose_backend(
     how = "cache" if cached is not None else "converted"
     if name == "onnx":
         choice = BackendChoice(name, "onnx", conversion=how)
-        _log("backend.chosen", model=label, **choice.parameters())
+        _log("backend.chosen", model=label, **choice.log_fields())
         return onnx, choice
     sklearn = make_backend("sklearn", model, contract)
     timings, reason = _race(model, contract, {"sklearn": sklearn, "onnx": onnx})
@@ -441,7 +449,7 @@ def choose_backend(
         conversion=how if winner == "onnx" else "",
         timings=timings,
     )
-    _log("backend.chosen", model=label, **choice.parameters())
+    _log("backend.chosen", model=label, **choice.log_fields())
     return (onnx if winner == "onnx" else sklearn), choice
 
 
