@@ -30,7 +30,6 @@ from skship.api import get_signature
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("skl2onnx")
-pytest.importorskip("prometheus_client")
 
 CLI = [sys.executable, "-c", "from skship.cli import main; main()"]
 
@@ -249,13 +248,22 @@ def test_outputs_come_from_the_file_when_it_records_them(served: dict[str, Any])
 
 
 def test_metrics_sum_over_the_workers(served: dict[str, Any]) -> None:
+    """Every scrape, whichever worker answers it, reports the requests of both (another
+    worker's counts are at most FLUSH_SECONDS old: the test waits that out)."""
+    from skship.serve.metrics import FLUSH_SECONDS
+
     url = served["url"]
 
-    def infer_count() -> float:
-        _, _, data = _request(url, "GET", "/metrics")
-        return sum(_samples(data.decode(), "skship_requests_total", route="infer", status="200"))
+    def infer_counts(scrapes: int) -> set[float]:
+        time.sleep(3 * FLUSH_SECONDS)
+        found = set()
+        for _ in range(scrapes):
+            _, _, data = _request(url, "GET", "/metrics")
+            text = data.decode()
+            found.add(sum(_samples(text, "skship_requests_total", route="infer", status="200")))
+        return found
 
-    before = infer_count()
+    (before,) = infer_counts(1)
     X = served["X"]
     start = len(_events(served["log"]))
     sent = 0
@@ -267,7 +275,10 @@ def test_metrics_sum_over_the_workers(served: dict[str, Any]) -> None:
             new = _events(served["log"])[start:]
             pids = {e["pid"] for e in new if e.get("event") == "request" and e["route"] == "infer"}
     assert len(pids) == 2, "one worker answered every request"
-    assert infer_count() - before == sent
+    assert infer_counts(8) == {before + sent}
+    new = _events(served["log"])[start:]
+    scraped_by = {e["pid"] for e in new if e.get("event") == "request" and e["route"] == "metrics"}
+    assert len(scraped_by) == 2, "one worker answered every scrape"
 
 
 def test_request_ids_are_echoed_or_made_and_logged(served: dict[str, Any]) -> None:

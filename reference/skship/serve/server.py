@@ -76,21 +76,22 @@ def serve(
     import shutil
     import tempfile
 
-    from skship.serve.metrics import ENV_MULTIPROC
+    from skship.serve.metrics import ENV_METRICS_DIR, write_snapshot
     from skship.serve.models import prepare_workers
 
     # One directory for what the workers share: the verified ONNX conversions the parent
-    # made (each model is converted once, not once per worker) and prometheus_client's
-    # per-process metric files (so /metrics on any worker reports the totals).
+    # made (each model is converted once, not once per worker) and each process's metric
+    # snapshots (so /metrics on any worker reports the totals).
     workdir = tempfile.mkdtemp(prefix="skship-serve-")
     metrics_dir = os.path.join(workdir, "metrics")
     os.mkdir(metrics_dir)
-    previous = os.environ.get(ENV_MULTIPROC)
-    os.environ[ENV_MULTIPROC] = metrics_dir
+    previous = os.environ.get(ENV_METRICS_DIR)
+    os.environ[ENV_METRICS_DIR] = metrics_dir
     try:
         # audit, load and choose backends here: a refused file stops the server before it
         # forks, with the same error a worker would give
         prepared = prepare_workers(config, workdir)
+        write_snapshot(metrics_dir)  # the conversions the parent ran, summed into /metrics
         logging.getLogger("skship.serve").info(
             json.dumps(
                 {
@@ -118,7 +119,7 @@ def serve(
         )
     finally:
         if previous is None:
-            os.environ.pop(ENV_MULTIPROC, None)
+            os.environ.pop(ENV_METRICS_DIR, None)
         else:
-            os.environ[ENV_MULTIPROC] = previous
+            os.environ[ENV_METRICS_DIR] = previous
         shutil.rmtree(workdir, ignore_errors=True)
