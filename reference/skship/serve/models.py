@@ -365,8 +365,18 @@ class OnnxCache:
             return None
 
     def store(self, backend: Any) -> None:
-        Path(self.directory).mkdir(parents=True, exist_ok=True)
-        _save_onnx(backend, self.base())
+        """Keep a new verified conversion; a directory that cannot be written costs the next
+        start a conversion, it does not stop this one."""
+        try:
+            Path(self.directory).mkdir(parents=True, exist_ok=True)
+            _save_onnx(backend, self.base())
+        except OSError as exc:
+            _log(
+                "onnx.cache.unwritable",
+                level=logging.WARNING,
+                path=self.directory,
+                error=str(exc)[:300],
+            )
 
 
 # --------------------------------------------------------------------------- choosing
