@@ -277,6 +277,15 @@ VALID = {
         extensions='["x-ext"]',
         names='{"m.C": "object", "builtins.len": "function"}',
     ),
+    "signature with outputs": doc(
+        signature='{"features": [], "named": false, "outputs": [{"name": "predict", '
+        '"dtype": "int64"}, {"name": "predict_proba", "dtype": "float64", "width": 2, '
+        '"columns": ["no", "yes"]}, {"name": "transform", "dtype": "float64", '
+        '"width": null, "columns": null}]}'
+    ),
+    "signature with null outputs": doc(
+        signature='{"features": [], "named": true, "outputs": null}'
+    ),
     "explicit nulls": doc(
         '{"t": "bytes", "data": [0, 1], "id": null}', data="null", signature="null"
     ),
@@ -327,6 +336,17 @@ INVALID = {
     "data without sha256": doc(data='{"member": "data", "compression": "none", "size": 1}'),
     "extensions not strings": doc(extensions="[1]"),
     "signature without named": doc(signature='{"features": []}'),
+    "signature output without dtype": doc(
+        signature='{"features": [], "named": true, "outputs": [{"name": "predict"}]}'
+    ),
+    "signature output with an unknown member": doc(
+        signature='{"features": [], "named": true, '
+        '"outputs": [{"name": "predict", "dtype": "int64", "unit": "m"}]}'
+    ),
+    "signature output columns as object": doc(
+        signature='{"features": [], "named": true, '
+        '"outputs": [{"name": "transform", "dtype": "f8", "columns": {}}]}'
+    ),
     "feature categories as object": doc(
         signature=features('{"name": "a", "dtype": "O", "categories": {}}')
     ),
@@ -353,6 +373,14 @@ SCHEMA_ONLY = {
     "sparse array as a ref": doc(
         '{"t": "sparse", "format": "dia", "container": "array", "shape": [1, 1],'
         ' "arrays": {"data": {"t": "ref", "id": 0}, "offsets": {"t": "list", "v": []}}}'
+    ),
+    "signature output of width 0": doc(
+        signature='{"features": [], "named": true, '
+        '"outputs": [{"name": "transform", "dtype": "f8", "width": 0}]}'
+    ),
+    "signature output named with a space": doc(
+        signature='{"features": [], "named": true, '
+        '"outputs": [{"name": "pre dict", "dtype": "int64"}]}'
     ),
     "feature category as a node": doc(
         signature=features(

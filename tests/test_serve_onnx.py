@@ -260,12 +260,23 @@ def test_auto_falls_back_to_sklearn_and_says_why(models: dict[str, Any]) -> None
         [f"prop={tmp / 'prop.skops'}", f"tab={tmp / 'tab.skops'}", "--backend", "auto"], log
     )
     try:
-        platforms = {}
+        platforms, params = {}, {}
         for model in ("prop", "tab"):
             status, data = _request(url, "GET", f"/v2/models/{model}")
             assert status == 200
             platforms[model] = json.loads(data)["platform"]
-        assert platforms == {"prop": "skship-sklearn", "tab": "skship-onnx"}
+            params[model] = json.loads(data)["parameters"]
+        # tab converts and verifies, so auto timed both backends and kept the faster
+        from skship.serve.models import _winner
+
+        timings: dict[str, dict[str, float]] = {}
+        for key, value in params["tab"].items():  # timing_{backend}_{size}_us
+            if key.startswith("timing_"):
+                backend, _, size = key[len("timing_") : -len("_us")].partition("_")
+                timings.setdefault(backend, {})[size] = value
+        tab_backend = _winner(timings)
+        assert platforms == {"prop": "skship-sklearn", "tab": f"skship-{tab_backend}"}
+        assert params["prop"]["backend_code"] == "E-ONNX-NO-CONVERTER"
         X = models["X"][:5, :3]
         status, body = _infer(
             url,

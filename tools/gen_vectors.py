@@ -691,6 +691,28 @@ def valid_vectors(s: Suite, rng: np.random.Generator) -> None:
         sample=np.zeros((2, 3)),
         writer=False,
     )
+    s.valid_doc(
+        "signature-outputs",
+        "a signature that records the model's outputs (names, dtypes, widths, columns)",
+        f"{V}#rule-signature-outputs",
+        {"t": "list", "v": [1]},
+        extra={"signature": SIGNATURE_WITH_OUTPUTS},
+        writer=False,
+    )
+
+
+# A classifier's signature as the reference writer records it for dump(clf, f, sample=X):
+# two unnamed float64 columns; predict gives int64 labels, predict_proba one column per
+# class, the classes naming the columns.
+SIGNATURE_WITH_OUTPUTS: dict[str, Any] = {
+    "features": [{"name": "x0", "dtype": "float64"}, {"name": "x1", "dtype": "float64"}],
+    "named": False,
+    "outputs": [
+        {"name": "predict", "dtype": "int64"},
+        {"name": "predict_proba", "dtype": "float64", "width": 2, "columns": [0, 1]},
+        {"name": "decision_function", "dtype": "float64"},
+    ],
+}
 
 
 def bad_text(schema: bytes, data: bytes = b"") -> bytes:
@@ -965,6 +987,19 @@ def invalid_vectors(s: Suite) -> None:
         f"{V}#rule-document-schema",
         {"t": "pickle", "v": "gASVAAAAAAAAAACMAm9zlC4="},
         "E-SCHEMA-INVALID",
+    )
+    ED(
+        "signature-output-unknown-member",
+        "a signature output with a member the spec does not define",
+        f"{V}#rule-signature-outputs",
+        {"t": "list", "v": [1]},
+        "E-SCHEMA-INVALID",
+        extra={
+            "signature": dict(
+                SIGNATURE_WITH_OUTPUTS,
+                outputs=[{"name": "predict", "dtype": "int64", "unit": "m"}],
+            )
+        },
     )
     ED(
         "document-unknown-field",

@@ -26,7 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import bench  # noqa: E402  (sibling script, not a package)
+import bench  # sibling script, not a package
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = ROOT / "conformance" / "serving" / "1"
@@ -44,7 +44,14 @@ def run(venv: Path, workdir: Path) -> tuple[list[dict[str, Any]], str]:
     )
     try:
         out = subprocess.run(
-            [str(Path(sys.executable).with_name("skship")), "conformance", "serve", "--url", url, "--json"],
+            [
+                str(Path(sys.executable).with_name("skship")),
+                "conformance",
+                "serve",
+                "--url",
+                url,
+                "--json",
+            ],
             capture_output=True,
             text=True,
             timeout=600,

@@ -42,6 +42,7 @@ __all__ = [
     "Ref",
     "Set",
     "Signature",
+    "SignatureOutput",
     "Slice",
     "Sparse",
     "Tuple",
@@ -341,13 +342,25 @@ class Feature(
     categories: list[Value] | None = None
 
 
+class SignatureOutput(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
+):
+    """One output the model gives: the method that computes it, the numpy dtype of its values, its number of columns (null when it is one value per row) and, when known, its columns' names."""
+
+    name: str
+    dtype: str
+    width: int | None = None
+    columns: list[Value] | None = None
+
+
 class Signature(
     msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
 ):
-    """The model's input: its columns in order, and whether they have names (a DataFrame) or not (an array)."""
+    """The model's input: its columns in order, and whether they have names (a DataFrame) or not (an array); and, when the writer could compute them on the sample, the model's outputs."""
 
     features: list[Feature]
     named: bool
+    outputs: list[SignatureOutput] | None = None
 
 
 class Document(

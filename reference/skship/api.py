@@ -53,10 +53,10 @@ def _environment() -> dict[str, str]:
     return env
 
 
-def _signature(sample: Any) -> dict[str, Any]:
+def _signature(sample: Any, model: Any) -> dict[str, Any]:
     from skship.format.signature import signature_of
 
-    return signature_of(sample)
+    return signature_of(sample, model)
 
 
 def _serialize(obj: Any, compression: str | None, sample: Any, protocol: int = 3) -> list[Any]:
@@ -107,7 +107,7 @@ def _serialize(obj: Any, compression: str | None, sample: Any, protocol: int = 3
     else:
         crc = 0
     if sample is not None:
-        doc["signature"] = _signature(sample)
+        doc["signature"] = _signature(sample, obj)
     try:
         with recursion_limit(DEFAULT_LIMITS.max_depth):
             schema = _json.encode(doc)

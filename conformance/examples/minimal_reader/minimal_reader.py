@@ -310,10 +310,20 @@ def check_document(doc):
         if not (isinstance(data["sha256"], str) and HEX64.match(data["sha256"])):
             raise invalid("data.sha256 must be 64 lower-case hex digits")
     sig = doc.get("signature")
-    if sig is not None and not (isinstance(sig, dict) and set(sig) <= {"features", "named"}
+    if sig is not None and not (isinstance(sig, dict)
+                                and set(sig) <= {"features", "named", "outputs"}
                                 and isinstance(sig.get("features"), list)
                                 and isinstance(sig.get("named"), bool)):
-        raise invalid("signature must be {features, named}")
+        raise invalid("signature must be {features, named[, outputs]}")
+    outputs = sig.get("outputs") if sig is not None else None
+    if outputs is not None:
+        if not isinstance(outputs, list):
+            raise invalid("signature.outputs must be an array or null")
+        for out in outputs:  # rule-signature-outputs
+            if not (isinstance(out, dict) and {"name", "dtype"} <= set(out)
+                    and set(out) <= {"name", "dtype", "width", "columns"}
+                    and isinstance(out["name"], str) and isinstance(out["dtype"], str)):
+                raise invalid("a signature output must be {name, dtype[, width, columns]}")
 
 
 # -------------------------------------------------------------------------- dtypes

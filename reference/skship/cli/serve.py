@@ -24,11 +24,16 @@ def register(root: typer.Typer) -> None:
             str,
             typer.Option(
                 help="sklearn; onnx (onnxruntime on a conversion verified at start-up); "
-                "auto (onnx when the model converts and verifies, else sklearn)."
+                "auto (both timed at start-up, the faster kept; sklearn when the model does "
+                "not convert or verify). The choice is in the model metadata."
             ),
         ] = "sklearn",
         workers: Annotated[
-            int, typer.Option(help="Worker processes (pre-forked; about one per core).")
+            int,
+            typer.Option(
+                help="Worker processes (pre-forked; about one per core). Backends are "
+                "chosen once, in the parent; /metrics sums every worker."
+            ),
         ] = 1,
         threads: Annotated[int, typer.Option(help="Prediction threads per worker.")] = 1,
         trust: Annotated[
@@ -63,6 +68,14 @@ def register(root: typer.Typer) -> None:
                 "predicting (0: adaptive, batch only what queued while it was busy)."
             ),
         ] = 0.0,
+        onnx_cache: Annotated[
+            str | None,
+            typer.Option(
+                help="Directory of verified ONNX conversions, keyed by the file's sha256 and "
+                "the library versions: a restart loads them instead of converting. Keep it "
+                "as trusted as the model files."
+            ),
+        ] = None,
     ) -> None:
         """Serve .skops models (OIP v2, SageMaker, Hugging Face), audited at start-up."""
         from skship.errors import SkshipError
@@ -86,6 +99,7 @@ def register(root: typer.Typer) -> None:
                 inline_max_bytes=int(inline_max_kb * 1024),
                 batch_max_rows=batch_max_rows,
                 batch_wait_us=batch_wait_us,
+                onnx_cache=onnx_cache or "",
             )
         except (SkshipError, OSError) as err:
             typer.echo(f"error: {err}", err=True)

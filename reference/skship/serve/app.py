@@ -40,6 +40,7 @@ from skship.serve.models import ServeConfig, ServedModel, load_served
 __all__ = ["ENV_CONFIG", "ServeApp", "build_app", "create_app_from_env"]
 
 ENV_CONFIG = "SKSHIP_SERVE_CONFIG"
+ENV_LOG_LEVEL = "SKSHIP_SERVE_LOG_LEVEL"
 EXTENSIONS = ["binary_tensor_data", "skship_tabular", "sagemaker", "huggingface", "metrics"]
 
 log = logging.getLogger("skship.serve")
@@ -461,6 +462,7 @@ def _hf_answer(result: Result, chosen: list[str]) -> Response:
 def build_app(models: list[ServedModel], config: ServeConfig) -> Starlette:
     """The ASGI application serving already-loaded models."""
     server = Server(models, config)
+    pid = os.getpid()  # this worker, in access log lines
 
     def respond(status: int, payload: Any) -> Response:
         return Response(_encode(payload), status_code=status, media_type=JSON)
@@ -497,6 +499,7 @@ def build_app(models: list[ServedModel], config: ServeConfig) -> Starlette:
                 status=response.status_code,
                 seconds=round(time.perf_counter() - start, 6),
                 request_id=rid,
+                pid=pid,
             )
         return response
 
@@ -531,6 +534,7 @@ def build_app(models: list[ServedModel], config: ServeConfig) -> Starlette:
                     {"name": o.name, "datatype": o.datatype, "shape": list(o.shape)}
                     for o in m.contract.outputs
                 ],
+                "parameters": m.parameters,
             },
         )
 
@@ -691,20 +695,34 @@ def _limit_threads(threads: int) -> None:
 def create_app_from_env() -> Starlette:
     """uvicorn factory: each worker process loads (and audits) the models itself."""
     config = ServeConfig.from_json(json.loads(os.environ[ENV_CONFIG]))
+    # a spawned worker starts with no logging of ours set up: the parent's JSON lines
+    import logging.config
+
+    from skship.serve.logs import log_config
+
+    logging.config.dictConfig(log_config(os.environ.get(ENV_LOG_LEVEL, "info"), uvicorn=False))
     return create_app(config)
 
 
 def create_app(config: ServeConfig) -> Starlette:
     _limit_threads(config.threads)
     models = [
-        load_served(spec, config.trusted, config.backend, config.threads) for spec in config.models
+        load_served(
+            spec,
+            config.trusted,
+            config.backend,
+            config.threads,
+            config.prepared.get(spec.name),
+            onnx_cache=config.onnx_cache,
+        )
+        for spec in config.models
     ]
     for m in models:
         _log(
             "model.loaded",
             model=m.name,
             path=m.path,
-            backend=m.backend.name,
+            **{"backend": m.backend.name, **(m.choice.log_fields() if m.choice else {})},
             signature=m.contract.source,
             inputs=m.contract.n_features,
             outputs=[o.name for o in m.contract.outputs],

@@ -109,7 +109,9 @@ class Output:
     name: str
     datatype: str
     shape: tuple[int, ...]  # -1 for the rows; a second axis when known
-    labels: tuple[Any, ...] | None = None  # the classes, for predict_proba
+    # the names of the columns: the classes (predict_proba, decision_function), the output
+    # feature names (transform)
+    labels: tuple[Any, ...] | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "datatype": self.datatype, "shape": [*self.shape]}
@@ -127,6 +129,7 @@ class Contract:
     source: str  # "file" (recorded signature) | "model" (inferred) | "none"
     outputs: tuple[Output, ...]
     allow_nan: bool = True
+    outputs_source: str = "model"  # "file" (recorded with the signature) | "model" (inferred)
     index: dict[str, int] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -168,6 +171,7 @@ class Contract:
             "source": self.source,
             "allow_nan": self.allow_nan,
             "outputs": [o.to_json() for o in self.outputs],
+            "outputs_source": self.outputs_source,
         }
 
     def oip_inputs(self) -> list[dict[str, Any]]:
@@ -228,15 +232,47 @@ def _outputs(model: Any) -> tuple[Output, ...]:
         outs.append(Output("predict_proba", "FP64", (-1, len(labels)), labels=labels))
     if hasattr(model, "decision_function") and classes is not None:
         k = len(classes)
-        outs.append(Output("decision_function", "FP64", (-1,) if k == 2 else (-1, k)))
+        if k == 2:
+            outs.append(Output("decision_function", "FP64", (-1,)))
+        else:  # one column per class, named like predict_proba's
+            labels = tuple(np.asarray(classes).tolist())
+            outs.append(Output("decision_function", "FP64", (-1, k), labels=labels))
     if hasattr(model, "transform") and not outs:
         outs.append(Output("transform", "FP64", (-1, -1)))
     return tuple(outs)
 
 
+def _outputs_from_signature(recorded: list[dict[str, Any]], model: Any) -> tuple[Output, ...]:
+    """The outputs the file records (``dump(..., sample=X)``), each one the loaded model
+    can still give (a method it lacks is left out rather than failing every request)."""
+    outs = []
+    for rec in recorded:
+        name = str(rec["name"])
+        if not callable(getattr(model, name, None)):
+            continue
+        try:
+            datatype = datatype_of(np.dtype(str(rec["dtype"])))
+        except TypeError:  # a pandas-only or unknown dtype name: sent as BYTES
+            datatype = "BYTES"
+        width = rec.get("width")
+        shape = (-1,) if width is None else (-1, int(width))
+        columns = rec.get("columns")
+        labels = tuple(columns) if columns is not None else None
+        outs.append(Output(name, datatype, shape, labels=labels))
+    return tuple(outs)
+
+
 def contract_for(model: Any, signature: dict[str, Any] | None) -> Contract:
-    """The contract of a loaded model, from its recorded signature or its fitted attributes."""
-    outputs = _outputs(model)
+    """The contract of a loaded model, from its recorded signature or its fitted attributes.
+
+    The outputs are the ones the signature records when it has them (files written with
+    a sample and a model that predicts), else inferred from the model (``_outputs``).
+    """
+    recorded = signature.get("outputs") if signature is not None else None
+    if recorded:
+        outputs, outputs_source = _outputs_from_signature(recorded, model), "file"
+    else:
+        outputs, outputs_source = _outputs(model), "model"
     allow_nan = _allow_nan(model)
     if signature is not None:
         return Contract(
@@ -245,14 +281,15 @@ def contract_for(model: Any, signature: dict[str, Any] | None) -> Contract:
             source="file",
             outputs=outputs,
             allow_nan=allow_nan,
+            outputs_source=outputs_source,
         )
     names = getattr(model, "feature_names_in_", None)
     if names is not None:
         cols = tuple(Column(str(n), "infer", "infer", np.dtype(object)) for n in names)
-        return Contract(cols, True, "model", outputs, allow_nan)
+        return Contract(cols, True, "model", outputs, allow_nan, outputs_source="model")
     n = getattr(model, "n_features_in_", None)
     if n is not None:
         f8 = np.dtype("<f8")
         cols = tuple(Column(f"x{i}", "float64", "float", f8) for i in range(int(n)))
-        return Contract(cols, False, "model", outputs, allow_nan)
-    return Contract((), False, "none", outputs, allow_nan)
+        return Contract(cols, False, "model", outputs, allow_nan, outputs_source="model")
+    return Contract((), False, "none", outputs, allow_nan, outputs_source="model")

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
-import sys
 from collections.abc import Sequence
 
-from skship.serve.models import ServeConfig, load_served, parse_model_arg
+from skship.serve.models import ServeConfig, parse_model_arg
 
 __all__ = ["serve"]
 
@@ -28,11 +26,14 @@ def serve(
     inline_max_bytes: int = -1,
     batch_max_rows: int = 0,
     batch_wait_us: float = 0.0,
+    onnx_cache: str = "",
 ) -> None:
     """Serve ``models`` (paths, or ``NAME=PATH``) until SIGINT/SIGTERM (graceful).
 
     Every file is audited and loaded once here, so a refused file stops the server before
-    it listens; each worker then loads its own copy (the same audit, the same trust).
+    it listens. With ``workers > 1`` the backend is chosen here too (an ONNX conversion is
+    made and verified once, ``auto`` times both backends once) and each worker loads its
+    own copy of the model (the same audit, the same trust) with the parent's choice.
     """
     import uvicorn
 
@@ -52,9 +53,15 @@ def serve(
         inline_max_bytes=inline_max_bytes,
         batch_max_rows=batch_max_rows,
         batch_wait_us=batch_wait_us,
+        onnx_cache=onnx_cache,
     )
-    logging.basicConfig(level=log_level.upper(), stream=sys.stderr, format="%(message)s")
-    from skship.serve.app import ENV_CONFIG, create_app
+    import logging.config
+
+    from skship.serve.logs import log_config
+
+    logs = log_config(log_level)  # every line on stderr a JSON object, here and in workers
+    logging.config.dictConfig(logs)
+    from skship.serve.app import ENV_CONFIG, ENV_LOG_LEVEL, create_app
 
     if workers <= 1:
         app = create_app(config)
@@ -63,24 +70,60 @@ def serve(
             host=host,
             port=port,
             log_level=log_level,
+            log_config=logs,
             access_log=False,
             loop="auto",
             http="auto",
             timeout_graceful_shutdown=10,
         )
         return
-    for spec in specs:  # fail before forking, with the same error a worker would give
-        load_served(spec, config.trusted, config.backend)
-    os.environ[ENV_CONFIG] = json.dumps(config.to_json())
-    uvicorn.run(
-        "skship.serve.app:create_app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
-        access_log=False,
-        loop="auto",
-        http="auto",
-        timeout_graceful_shutdown=10,
-    )
+    import shutil
+    import tempfile
+
+    from skship.serve.metrics import ENV_METRICS_DIR, write_snapshot
+    from skship.serve.models import prepare_workers
+
+    # One directory for what the workers share: the verified ONNX conversions the parent
+    # made (each model is converted once, not once per worker) and each process's metric
+    # snapshots (so /metrics on any worker reports the totals).
+    workdir = tempfile.mkdtemp(prefix="skship-serve-")
+    metrics_dir = os.path.join(workdir, "metrics")
+    os.mkdir(metrics_dir)
+    previous = os.environ.get(ENV_METRICS_DIR)
+    os.environ[ENV_METRICS_DIR] = metrics_dir
+    try:
+        # audit, load and choose backends here: a refused file stops the server before it
+        # forks, with the same error a worker would give
+        prepared = prepare_workers(config, workdir)
+        write_snapshot(metrics_dir)  # the conversions the parent ran, summed into /metrics
+        logging.getLogger("skship.serve").info(
+            json.dumps(
+                {
+                    "event": "server.workers",
+                    "workers": workers,
+                    "pid": os.getpid(),
+                    "workdir": workdir,
+                }
+            )
+        )
+        os.environ[ENV_CONFIG] = json.dumps(prepared.to_json())
+        os.environ[ENV_LOG_LEVEL] = log_level
+        uvicorn.run(
+            "skship.serve.app:create_app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+            log_config=logs,
+            access_log=False,
+            loop="auto",
+            http="auto",
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        if previous is None:
+            os.environ.pop(ENV_METRICS_DIR, None)
+        else:
+            os.environ[ENV_METRICS_DIR] = previous
+        shutil.rmtree(workdir, ignore_errors=True)
