@@ -134,3 +134,16 @@ def test_shapes_of_object_arrays_and_sparse_matrices_are_compared() -> None:
     assert change["change"] == "array" and "(0, 0)" in change["b"]
     m, n = sp.csr_matrix((2, 3)), sp.csr_matrix((3, 2))
     assert not skship.diff(skship.dumps(m), skship.dumps(n))["same"]
+
+
+def test_sparse_array_and_matrix_differ() -> None:
+    # Found by test_diff_of_any_two_values: same arrays, different container or format.
+    import scipy.sparse as sp
+
+    eye = np.eye(3)
+    files = [skship.dumps(make(eye)) for make in (sp.csr_array, sp.csr_matrix, sp.csc_array)]
+    for i, a in enumerate(files):
+        for j, b in enumerate(files):
+            report = skship.diff(a, b)
+            assert report["same"] is (i == j)
+            assert_valid("diff", report)

@@ -48,6 +48,7 @@ class Entry:
     shape: list[int] | None = None
     data: tuple[int, int] | None = None  # (offset, length) into the data section
     order: str | None = None  # "C" or "F" for arrays
+    variant: str | None = None  # a sparse node's format and container, e.g. "csr array"
     nbytes: int = 0  # data-section bytes of this node and everything under it
     id: int | None = None
     ref: int | None = None  # id this ref points to
@@ -268,6 +269,7 @@ def walk(doc: S.Document, dtypes: list[Any] | None = None) -> list[Entry]:
             add(v.state, ("attr", "get_state()"))
         elif t is S.Sparse:
             e.shape = list(v.shape)
+            e.variant = f"{v.format} {v.container}"
             for k, x in v.arrays.items():
                 add(x, ("attr", k))
         elif t is S.Slice:

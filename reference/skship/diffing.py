@@ -153,6 +153,17 @@ def diff(a: Source, b: Source, *, limits: Limits | None = None) -> dict[str, Any
                 )
             )
             continue
+        if x.variant != y.variant:  # csr vs csc, sparse array vs matrix: same arrays differ
+            changes.append(
+                _change(
+                    x.path,
+                    _category(ea, i),
+                    "changed",
+                    f"{x.node} {x.variant}",
+                    f"{y.node} {y.variant}",
+                )
+            )
+            continue
         if x.node in ("bytes", "bytearray"):
             if not data:
                 data.extend((mfa.data(), mfb.data()))
