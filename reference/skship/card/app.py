@@ -1022,12 +1022,19 @@ def build() -> Any:
             on_field("pipeline_tag", lambda v: v), [tag_box, state], [state, problems, preview]
         )
         # Validated as you type: every key press updates the card and its messages.
+        # "always_last": a key press while the previous one is still being handled is not
+        # dropped (Gradio's default), so the messages always describe the final text.
         for box, key, parse in [
             (tags_box, "tags", _split_list),
             (datasets_box, "datasets", _split_list),
             (base_box, "base_model", _one_or_list),
         ]:
-            box.input(on_field(key, parse), [box, state], [state, problems, preview])
+            box.input(
+                on_field(key, parse),
+                [box, state],
+                [state, problems, preview],
+                trigger_mode="always_last",
+            )
 
         def on_section(chosen: str | None, sess: Session | None) -> list[Any]:
             return section_fields(sess or Session(), chosen)
@@ -1040,7 +1047,9 @@ def build() -> Any:
             title = json.loads(chosen)[-1] if chosen else "Section"
             return list(section_preview(sess.card if sess else None, title, text))
 
-        content.change(on_type, [section, content, state], [live, section_error])
+        content.change(
+            on_type, [section, content, state], [live, section_error], trigger_mode="always_last"
+        )
 
         def edit(action: Any) -> Any:
             def handler(
