@@ -152,6 +152,10 @@ def test_section_preview_refuses_what_would_not_read_back() -> None:
     assert rendered == "" and "E-CARD-CONTENT" in error
     rendered, error = section_preview(card, "Notes", "**bold**")
     assert error == "" and "&lt;strong&gt;bold&lt;/strong&gt;" in rendered
+    rendered, error = section_preview(card, "Notes", "**bold**", "Read more")
+    assert error == "" and "&lt;summary&gt;Read more&lt;/summary&gt;" in rendered
+    rendered, error = section_preview(card, "Notes", "**bold**", "two\nlines")
+    assert rendered == "" and "E-CARD-CONTENT" in error
 
 
 operations = st.lists(
@@ -399,3 +403,26 @@ def test_push_of_an_invalid_card_uploads_nothing(
         session.push(True)
     assert info.value.code == "E-CARD-METADATA-INVALID"
     assert "user/bad" not in fake_hub.repos
+
+
+def test_docs_push_example_runs_against_the_loopback_hub(
+    fake_hub: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """docs/card/app.md shows the push as a no-run block (it needs the Hub): run the
+    page's blocks, that one included, against the Hub on loopback."""
+    from test_docs import ROOT, code_blocks
+
+    page = ROOT / "docs" / "card" / "app.md"
+    blocks = code_blocks(page)
+    assert [b.runs for b in blocks][-1] is False and "session.push(" in blocks[-1].code
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, Any] = {"__name__": "__docs__"}
+    for block in blocks:
+        exec(compile("\n" * (block.line - 1) + block.code, str(page), "exec"), namespace)
+    repo = fake_hub.repos["me/iris-card"]
+    assert repo.private
+    assert repo.files["README.md"].decode() == namespace["session"].card.render()
+    out = capsys.readouterr().out
+    assert "new private repository `me/iris-card`" in out and "--- /dev/null" in out
+    assert namespace["url"] in out
+    assert set(fake_hub.authorization) == {"Bearer hf_..."}

@@ -293,6 +293,7 @@ def test_create_edit_export_push_in_chromium(
 
     # 5. edit: a section's Markdown with live preview, then the license
     page.get_by_role("tab", name="Edit").click()
+    _select(page, "Model description")
     text = "Trained on **breast cancer** data in a browser test."
     page.locator("#content textarea").fill(text)
     live = page.frame_locator("#section-preview")
@@ -351,7 +352,9 @@ def test_create_edit_export_push_in_chromium(
     push.click()
     expect(page.locator("#push-result")).to_contain_text("tick", timeout=20_000)
     assert "user/browser-card" not in hub.repos
-    page.screenshot(path=str(shots / "push.png"), full_page=True)
+    page.locator("#hub-token").scroll_into_view_if_needed()
+    page.mouse.wheel(0, -120)
+    page.screenshot(path=str(shots / "push.png"))
     confirm.check()
     push.click()
     expect(page.locator("#push-result")).to_contain_text("Pushed", timeout=30_000)
@@ -406,6 +409,13 @@ def grouped_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]
     return folder / "grouped.skops", folder / "grouped.csv"
 
 
+def _select(page: Any, title: str) -> None:
+    """Pick a section in the Edit tab and wait until its fields show it."""
+    _pick(page, "section", title)
+    live = page.frame_locator("#section-preview")
+    expect(live.get_by_role("heading", name=title, exact=True)).to_have_count(1, timeout=20_000)
+
+
 def _until(condition: Any, timeout: float = 20.0) -> None:
     """Poll ``condition`` (the preview is a sandboxed iframe: no page-side wait)."""
     deadline = time.monotonic() + timeout
@@ -442,47 +452,53 @@ def test_sensitive_feature_and_section_operations_in_chromium(
     expect(sliced.locator("td", has_text="north")).to_have_count(1)
     expect(sliced.locator("td", has_text="south")).to_have_count(1)
 
-    # add two sections under Metrics, move the second above the first
+    # add two sections under Metrics; write into the first; move the second above it
     page.get_by_role("tab", name="Edit").click()
     for title in ["Browser notes", "Second notes"]:
-        _pick(page, "section", "Metrics")
+        _select(page, "Metrics")
         page.locator("#new-title textarea, #new-title input").first.fill(title)
         page.locator("#add-section").click()
         # (the dropdown's labels are indented by depth)
         expect(page.locator("#section input")).to_have_value(
             re.compile(rf"^\s*{title}$"), timeout=20_000
         )
+    _select(page, "Browser notes")
     page.locator("#content textarea").fill("Notes written in the browser.")
     page.locator("#save-section").click()
-    expect(page.locator("#status")).to_be_empty(timeout=20_000)
+    expect(frame.get_by_text("Notes written in the browser.")).to_have_count(1, timeout=20_000)
     heads = _headings(frame)
     assert heads.index("Browser notes") < heads.index("Second notes")
+    _select(page, "Second notes")
     page.locator("#move-up").click()
-    expect(page.locator("#live-preview")).to_be_visible()
-    page.get_by_role("tab", name="Preview").click()
-    expect(frame.get_by_role("heading", name="Second notes")).to_be_visible(timeout=20_000)
     _until(lambda: _headings(frame).index("Second notes") < _headings(frame).index("Browser notes"))
 
     # fold one with a summary of our own; it reads back from the Markdown
-    page.get_by_role("tab", name="Edit").click()
-    _pick(page, "section", "Browser notes")
+    _select(page, "Browser notes")
     expect(page.locator("#content textarea")).to_have_value("Notes written in the browser.")
     page.locator("#fold input[type=checkbox]").check()
     summary_box = page.locator("#fold-summary textarea, #fold-summary input").first
     summary_box.fill("Open the browser notes")
+    live = page.frame_locator("#section-preview")  # follows the fold before it is saved
+    expect(live.locator("summary", has_text="Open the browser notes")).to_have_count(
+        1, timeout=20_000
+    )
     page.locator("#save-section").click()
-    expect(page.locator("#status")).to_be_empty(timeout=20_000)
+    folded = frame.locator("details", has=frame.locator("summary", has_text="Open the browser"))
+    expect(folded).to_have_count(1, timeout=20_000)
     page.screenshot(path=str(shots / "sections.png"))
-    _pick(page, "section", "Second notes")
+    _select(page, "Second notes")
     expect(summary_box).to_have_value("", timeout=20_000)
-    _pick(page, "section", "Browser notes")
+    expect(page.locator("#fold input[type=checkbox]")).not_to_be_checked()
+    _select(page, "Browser notes")
     expect(summary_box).to_have_value("Open the browser notes", timeout=20_000)
     expect(page.locator("#fold input[type=checkbox]")).to_be_checked()
     page.get_by_role("tab", name="Preview").click()
-    folded = frame.locator("details", has=frame.locator("summary", has_text="Open the browser"))
-    expect(folded).to_have_count(1, timeout=20_000)
-    assert folded.get_attribute("open") is None
-    expect(folded.get_by_text("Notes written in the browser.")).to_be_hidden()
+    closed_height = folded.bounding_box()["height"]
+    assert folded.evaluate("d => d.open") is False  # collapsed by default
+    expect(folded).to_contain_text("Notes written in the browser.")
+    folded.locator("summary").click()
+    assert folded.evaluate("d => d.open") is True
+    _until(lambda: folded.bounding_box()["height"] > closed_height)
 
     # delete it, then undo: back with its fold and summary
     page.get_by_role("tab", name="Edit").click()
@@ -499,7 +515,9 @@ def test_sensitive_feature_and_section_operations_in_chromium(
     with zipfile.ZipFile(zipped) as z:
         readme = z.read("README.md").decode("utf-8")
     card = Card.parse(readme)
-    assert card.select(["Metrics", "Browser notes"]).fold == "Open the browser notes"
+    notes = card.select(["Metrics", "Browser notes"])
+    assert notes.fold == "Open the browser notes"
+    assert notes.content == "Notes written in the browser."
     assert [s.title for s in card.select(["Metrics"]).children] == [
         "Second notes",
         "Browser notes",

@@ -585,15 +585,18 @@ def preview_html(card: Card | None, height: int = 720) -> str:
     return _iframe(card.to_html(), "card-preview", height)
 
 
-def section_preview(card: Card | None, title: str, content: str) -> tuple[str, str]:
-    """Rendered HTML of one section's Markdown (the card's images inlined) and an error
-    message if the text would not read back as a section's content."""
+def section_preview(
+    card: Card | None, title: str, content: str, fold: str | None = None
+) -> tuple[str, str]:
+    """Rendered HTML of one section's Markdown (the card's images inlined; folded under
+    the summary ``fold`` if given) and an error message if the text or summary would not
+    read back as a section's."""
     page = Card()
     if card is not None:
         page.assets = card.assets
         page.folder = card.folder
     try:
-        page.add(title or "Section", content)
+        page.add(title or "Section", content, fold=fold)
     except SkshipError as exc:
         return "", f"**Cannot save this text:** {html.escape(str(exc))}"
     return _iframe(page.to_html(), "section-preview", 420), ""
@@ -694,7 +697,7 @@ def build() -> Any:
         if sess.card is None or not chosen:
             return ["", False, "", "", ""]
         section = sess.card.select(json.loads(chosen))
-        rendered, error = section_preview(sess.card, section.title, section.content)
+        rendered, error = section_preview(sess.card, section.title, section.content, section.fold)
         return [section.content, section.fold is not None, section.fold or "", rendered, error]
 
     with gr.Blocks(title="skship model card", analytics_enabled=False) as demo:
@@ -865,6 +868,8 @@ def build() -> Any:
                     label="Diff against the card on the Hub",
                     language="markdown",
                     interactive=False,
+                    max_lines=30,
+                    wrap_lines=True,
                     elem_id="push-diff",
                 )
                 with gr.Row():
@@ -1043,13 +1048,22 @@ def build() -> Any:
             on_section, [section, state], [content, fold, fold_summary, live, section_error]
         )
 
-        def on_type(chosen: str | None, text: str, sess: Session | None) -> list[Any]:
+        def on_type(
+            chosen: str | None, text: str, folded: bool, summary: str, sess: Session | None
+        ) -> list[Any]:
             title = json.loads(chosen)[-1] if chosen else "Section"
-            return list(section_preview(sess.card if sess else None, title, text))
+            how = ((summary or "").strip() or "Click to expand") if folded else None
+            return list(section_preview(sess.card if sess else None, title, text, how))
 
-        content.change(
-            on_type, [section, content, state], [live, section_error], trigger_mode="always_last"
-        )
+        # The live preview follows the text, the fold and its summary as they change.
+        watched: Any
+        for watched in (content, fold, fold_summary):
+            watched.change(
+                on_type,
+                [section, content, fold, fold_summary, state],
+                [live, section_error],
+                trigger_mode="always_last",
+            )
 
         def edit(action: Any) -> Any:
             def handler(
