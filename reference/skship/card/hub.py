@@ -233,13 +233,22 @@ def remote_card(
 
 def card_diff(remote: str | None, local: str, repo_id: str = "hub") -> str:
     """A unified diff from the card on the Hub (None: no card there) to ``local``;
-    empty when they are the same."""
+    empty when they are the same (up to a final newline)."""
     import difflib
+    import re
+
+    def lines(text: str) -> list[str]:
+        # Lines end at "\n" only (str.splitlines also splits at \x1c-\x1e, \u2028, ...);
+        # a missing final newline is not shown as a change.
+        return [
+            line if line.endswith("\n") else line + "\n"
+            for line in re.findall(r"[^\n]*\n|[^\n]+\Z", text)
+        ]
 
     return "".join(
         difflib.unified_diff(
-            (remote or "").splitlines(keepends=True),
-            local.splitlines(keepends=True),
+            lines(remote or ""),
+            lines(local),
             fromfile=f"{repo_id}/README.md (on the Hub)" if remote is not None else "/dev/null",
             tofile=f"{repo_id}/README.md (this card)",
         )
