@@ -6,8 +6,11 @@ The browser test (tests/test_card_app_browser.py) drives the same code through G
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import pickle
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -426,3 +429,33 @@ def test_docs_push_example_runs_against_the_loopback_hub(
     assert "new private repository `me/iris-card`" in out and "--- /dev/null" in out
     assert namespace["url"] in out
     assert set(fake_hub.authorization) == {"Bearer hf_..."}
+
+
+def test_space_signs_in_and_never_uses_its_own_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gradio as gr
+
+    from skship.card.app import push_token
+
+    def sign_in_buttons() -> int:
+        # In a subprocess: building Gradio Blocks leaves event loops open in the process.
+        code = (
+            "import gradio as gr; from skship.card.app import build; "
+            "print(sum(isinstance(b, gr.LoginButton) for b in build().blocks.values()))"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+        )
+        return int(done.stdout.strip().splitlines()[-1])
+
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    assert sign_in_buttons() == 0  # run locally: a token, or the machine's login
+    monkeypatch.setenv("SPACE_ID", "user/space")
+    oauth_extra = all(importlib.util.find_spec(m) for m in ("authlib", "itsdangerous"))
+    # As a Space: Gradio's sign-in, when its [oauth] extra is installed (the Space's
+    # requirements.txt installs it; this environment may not have it).
+    assert sign_in_buttons() == int(oauth_extra)
+    visitor = gr.OAuthToken(token="hf_visitor", scope="write-repos", expires_at=0)
+    assert push_token(" hf_typed ", visitor, on_space=True) == "hf_typed"
+    assert push_token("", visitor, on_space=True) == "hf_visitor"
+    assert push_token("", None, on_space=True) is False  # not the Space's HF_TOKEN
+    assert push_token("  ", None, on_space=False) is None  # locally: this machine's login

@@ -13,6 +13,7 @@ network: analytics are off, no share link, no external fonts.
 from __future__ import annotations
 
 import html
+import importlib.util
 import io
 import json
 import os
@@ -626,6 +627,19 @@ def metadata_problems(card: Card | None) -> str:
     return "\n".join(lines)
 
 
+def push_token(
+    typed: str | None, oauth: Any = None, *, on_space: bool = False
+) -> str | bool | None:
+    """The token a Hub request is made with: the one typed in, else the signed-in
+    visitor's (a ``gr.OAuthToken``), else the machine's login (None) when run locally.
+    On a Space never the Space's own token (False: none is sent)."""
+    if typed and typed.strip():
+        return typed.strip()
+    if oauth is not None:
+        return str(oauth.token)
+    return False if on_space else None
+
+
 #: The confusion matrix's normalize choices in the app ("none": counts).
 NORMALIZE_CHOICES = {
     "none": "counts",
@@ -665,6 +679,10 @@ def build() -> Any:
 
     props = schema("metadata")["properties"]
     on_space = bool(os.environ.get("SPACE_ID"))
+    # Gradio's sign-in needs its [oauth] extra (the Space's requirements.txt installs it).
+    can_sign_in = on_space and all(
+        importlib.util.find_spec(name) is not None for name in ("authlib", "itsdangerous")
+    )
     licenses: list[str] = list(props["license"]["enum"])
     pipeline_tags: list[str] = list(props["pipeline_tag"]["enum"])
 
@@ -841,7 +859,7 @@ def build() -> Any:
                     "card on the Hub and shows what changes; nothing is uploaded until you "
                     "confirm and press *Push*."
                 )
-                if on_space:
+                if can_sign_in:
                     gr.LoginButton()
                 with gr.Row():
                     repo_box = gr.Textbox(
@@ -849,7 +867,13 @@ def build() -> Any:
                     )
                     token_box = gr.Textbox(
                         label="Hub token (write access)"
-                        + ("; or sign in above" if on_space else "; empty: this machine's login"),
+                        + (
+                            "; or sign in above"
+                            if can_sign_in
+                            else "; required on a Space"
+                            if on_space
+                            else "; empty: this machine's login"
+                        ),
                         type="password",
                         elem_id="hub-token",
                         scale=2,
@@ -1139,12 +1163,7 @@ def build() -> Any:
             button.click(exporter(kind), [state], [status, download])
 
         def hub_token(typed: str | None, oauth: Any) -> str | bool | None:
-            if typed and typed.strip():
-                return typed.strip()
-            if oauth is not None:
-                return str(oauth.token)
-            # On a Space never fall back to the Space's own token: the visitor signs in.
-            return False if on_space else None
+            return push_token(typed, oauth, on_space=on_space)
 
         def on_diff(
             repo: str, mode: str, private: bool, typed: str, sess: Session | None, oauth: Any = None
