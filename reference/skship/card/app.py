@@ -1114,21 +1114,21 @@ def build() -> Any:
             sess.save_section(path, text, folded[0], folded[1])
             return None
 
-        def do_add(sess: Session, path: Any, _text: str, _f: bool, title: str) -> Any:
+        def do_add(sess: Session, path: Any, _text: str, _f: Any, title: str) -> Any:
             return json.dumps(list(sess.add_section(title, path)))
 
-        def do_delete(sess: Session, path: Any, _text: str, _f: bool, _t: str) -> Any:
+        def do_delete(sess: Session, path: Any, _text: str, _f: Any, _t: str) -> Any:
             if path is not None:
                 sess.delete_section(path)
             return ""
 
-        def do_undo(sess: Session, path: Any, _text: str, _f: bool, _t: str) -> Any:
+        def do_undo(sess: Session, path: Any, _text: str, _f: Any, _t: str) -> Any:
             if not sess.undo():
                 raise SkshipError("nothing to undo", code="E-INVALID-ARGUMENT")
             return None
 
         def do_move(step: int) -> Any:
-            def run(sess: Session, path: Any, _text: str, _f: bool, _t: str) -> Any:
+            def run(sess: Session, path: Any, _text: str, _f: Any, _t: str) -> Any:
                 if path is not None:
                     sess.move_section(path, step)
                 return None
