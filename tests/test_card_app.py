@@ -6,8 +6,11 @@ The browser test (tests/test_card_app_browser.py) drives the same code through G
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import pickle
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -152,6 +155,10 @@ def test_section_preview_refuses_what_would_not_read_back() -> None:
     assert rendered == "" and "E-CARD-CONTENT" in error
     rendered, error = section_preview(card, "Notes", "**bold**")
     assert error == "" and "&lt;strong&gt;bold&lt;/strong&gt;" in rendered
+    rendered, error = section_preview(card, "Notes", "**bold**", "Read more")
+    assert error == "" and "&lt;summary&gt;Read more&lt;/summary&gt;" in rendered
+    rendered, error = section_preview(card, "Notes", "**bold**", "two\nlines")
+    assert rendered == "" and "E-CARD-CONTENT" in error
 
 
 operations = st.lists(
@@ -172,6 +179,7 @@ def test_undo_restores_every_earlier_state(ops: list[tuple[str, Any]]) -> None:
     session = Session()
     session.set_card(Card.default({"license": "mit"}))
     states = [session.card.render()]  # type: ignore[union-attr]
+    last = None  # the kind of the last edit that made an undo step
     for kind, arg in ops:
         card = session.card
         assert card is not None
@@ -190,8 +198,14 @@ def test_undo_restores_every_earlier_state(ops: list[tuple[str, Any]]) -> None:
                 session.move_section(paths[-1], arg)
         except SkshipError:
             pass
+        now = session.card.render()  # type: ignore[union-attr]
         if len(session.history) > before:
-            states.append(session.card.render())  # type: ignore[union-attr]
+            states.append(now)
+            last = kind
+        elif kind == "license" and last == "license":
+            states[-1] = now  # typing into one field again: the same undo step
+        else:
+            assert now == states[-1], "an edit changed the card without an undo step"
     # Every successful edit can be undone, newest first, back to the first card.
     while session.undo():
         states.pop()
@@ -199,3 +213,249 @@ def test_undo_restores_every_earlier_state(ops: list[tuple[str, Any]]) -> None:
     assert states == [states[0]]
     exported = Card.from_dict(json.loads(session.export("json").read_bytes()))
     assert exported == session.card
+
+
+# -- confusion matrix, fold summaries, the Hub ------------------------------------------
+@pytest.fixture(scope="module")
+def classifier_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    folder = tmp_path_factory.mktemp("clf")
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame({"a": rng.normal(size=80), "b": rng.normal(size=80)})
+    y = (X["a"] + rng.normal(scale=0.8, size=80) > 0).astype(int)
+    skship.dump(LogisticRegression().fit(X, y), folder / "clf.skops")
+    X.assign(group=rng.choice(["x", "y"], size=80), label=y).to_csv(
+        folder / "test.csv", index=False
+    )
+    return folder / "clf.skops", folder / "test.csv"
+
+
+def _generated(files: tuple[Path, Path], normalize: str | None = None) -> Session:
+    session = Session()
+    session.upload_model(files[0])
+    session.load_model()
+    session.upload_data(files[1])
+    session.frame = session.frame.drop(columns=["group"])  # (the browser test uses it)
+    session.generate("label", "classification", normalize=normalize)
+    return session
+
+
+def _matrix(session: Session) -> tuple[str, bytes]:
+    card = session.card
+    assert card is not None
+    section = next(s for s in card.walk() if s.title == "Confusion matrix")
+    return section.content, card.assets["images/confusion-matrix.png"]
+
+
+def test_confusion_matrix_normalize_redraws_the_plot(classifier_files: tuple[Path, Path]) -> None:
+    from skship.card.evaluate import CONFUSION_NORMALIZE
+
+    session = _generated(classifier_files)
+    counts_text, counts_png = _matrix(session)
+    assert CONFUSION_NORMALIZE[None] in counts_text
+    drawn = {None: counts_png}
+    for how in ["true", "pred", "all"]:
+        before = session.card.render()  # type: ignore[union-attr]
+        session.set_normalize(how)
+        text, png = _matrix(session)
+        assert CONFUSION_NORMALIZE[how] in text and f"normalized over {how}" in text
+        assert png not in drawn.values()  # a different picture for each normalization
+        drawn[how] = png
+        assert session.undo() and session.card.render() == before  # type: ignore[union-attr]
+        session.set_normalize(how)
+    # Back to counts: the very bytes of the first drawing (plots are deterministic), and
+    # the card API draws the same picture when asked at generation time.
+    session.set_normalize(None)
+    assert _matrix(session) == (counts_text, counts_png)
+    assert _matrix(_generated(classifier_files, "pred"))[1] == drawn["pred"]
+    before = session.card.render()  # type: ignore[union-attr]
+    with pytest.raises(SkshipError) as info:
+        session.set_normalize("rows")
+    assert info.value.code == "E-INVALID-ARGUMENT"
+    assert session.card.render() == before  # type: ignore[union-attr]
+
+
+def test_normalize_needs_the_model_and_data(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text(README, encoding="utf-8")
+    session = Session()
+    session.open_card([tmp_path / "README.md"])
+    with pytest.raises(SkshipError) as info:
+        session.set_normalize("true")
+    assert info.value.code == "E-INVALID-ARGUMENT"
+
+
+@settings(max_examples=60)
+@given(st.text(max_size=40))
+def test_fold_summary_round_trips_through_markdown(summary: str) -> None:
+    session = Session()
+    session.set_card(Card.parse(README))
+    path = ["Model card", "Details"]
+    before = session.card.render()  # type: ignore[union-attr]
+    try:
+        session.save_section(path, "Folded *details*.", fold=True, summary=summary)
+    except SkshipError as exc:
+        assert exc.code == "E-CARD-CONTENT"
+        assert "\n" in summary or "\r" in summary or "</summary>" in summary
+        assert session.card.render() == before  # type: ignore[union-attr]
+        return
+    expected = summary.strip() or "Click to expand"
+    text = session.card.render()  # type: ignore[union-attr]
+    reread = Card.parse(text).select(path)
+    assert reread.fold == expected and reread.content == "Folded *details*."
+    # Unfolding keeps the text; folding again without a summary keeps the last one.
+    session.save_section(path, "Folded *details*.", fold=False)
+    assert Card.parse(session.card.render()).select(path).fold is None  # type: ignore[union-attr]
+    session.card.select(path).fold = expected  # type: ignore[union-attr]
+    session.save_section(path, "Folded *details*.", fold=True, summary="")
+    assert Card.parse(session.card.render()).select(path).fold == expected  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def fake_hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    from test_hub_fake import FakeHub
+
+    monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.setenv("HF_TOKEN", "hf_machine_login")
+    with FakeHub() as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.url)
+        yield server
+
+
+def test_push_shows_the_diff_and_waits_for_confirmation(
+    fake_hub: Any, classifier_files: tuple[Path, Path]
+) -> None:
+    session = _generated(classifier_files)
+    session.set_metadata("license", "mit")
+    with pytest.raises(SkshipError, match="diff"):
+        session.push(True)
+    plan = session.prepare_push("user/app", "new", private=True, token="hf_typed")
+    card_text = session.card.render()  # type: ignore[union-attr]
+    assert plan.remote is None and plan.diff.startswith("--- /dev/null")
+    added = [line[1:] for line in plan.diff.splitlines()[3:] if line.startswith("+")]
+    assert added == card_text.splitlines()
+    assert plan.files == sorted(["README.md", "clf.skops", *session.card.assets])  # type: ignore[union-attr]
+    assert "new private repository `user/app`" in plan.summary()
+    with pytest.raises(SkshipError, match="tick"):
+        session.push(False)
+    assert not any(m == "POST" for m, _ in fake_hub.requests)  # nothing was written
+    url = session.push(True, token="hf_typed")
+    repo = fake_hub.repos["user/app"]
+    assert url.startswith(f"{fake_hub.url}/user/app/commit/") and repo.private
+    assert repo.files["README.md"].decode() == card_text
+    assert repo.files["clf.skops"] == classifier_files[0].read_bytes()
+    assert set(fake_hub.authorization) == {"Bearer hf_typed"}
+    with pytest.raises(SkshipError, match="diff"):
+        session.push(True)  # a confirmed push is used once
+
+    # A second push of the same repo as "new" is refused before any upload.
+    with pytest.raises(SkshipError, match="pull request"):
+        session.prepare_push("user/app", "new")
+
+    # An edit, then a pull request: the diff shows exactly the changed line.
+    path = ["Model details", "Model description"]
+    old = session.card.select(path).content  # type: ignore[union-attr]
+    session.save_section(path, "Edited in the app.")
+    fake_hub.authorization.clear()
+    plan = session.prepare_push("user/app", "pr", token=False)
+    assert plan.remote == card_text
+    removed = [line[1:] for line in plan.diff.splitlines()[2:] if line.startswith("-")]
+    added = [line[1:] for line in plan.diff.splitlines()[2:] if line.startswith("+")]
+    assert removed == old.splitlines() and added == ["Edited in the app."]
+    # Editing after the diff was shown voids the confirmation.
+    session.set_metadata("tags", ["changed"])
+    with pytest.raises(SkshipError, match="changed after"):
+        session.push(True, token=False)
+    session.undo()
+    plan = session.prepare_push("user/app", "pr", token=False)
+    url = session.push(True, token=False)
+    assert url == f"{fake_hub.url}/user/app/discussions/1"
+    assert repo.files["README.md"].decode() == card_text  # main untouched
+    assert repo.pulls[0]["README.md"].decode() == session.card.render()  # type: ignore[union-attr]
+    assert set(fake_hub.authorization) == {None}  # token=False: no machine login sent
+
+
+def test_push_of_a_reopened_export_keeps_the_model_file(
+    fake_hub: Any, classifier_files: tuple[Path, Path]
+) -> None:
+    session = _generated(classifier_files)
+    session.set_metadata("license", "mit")
+    zipped = session.export("zip")
+    again = Session()
+    again.open_card([zipped])
+    assert again.card == session.card
+    plan = again.prepare_push("user/reopened", "new")
+    assert "clf.skops" in plan.files
+    again.push(True)
+    files = fake_hub.repos["user/reopened"].files
+    with zipfile.ZipFile(zipped) as z:
+        assert {name: z.read(name) for name in z.namelist()} == files
+    assert set(fake_hub.authorization) == {"Bearer hf_machine_login"}  # token None: the login
+
+
+def test_push_of_an_invalid_card_uploads_nothing(
+    fake_hub: Any, classifier_files: tuple[Path, Path]
+) -> None:
+    session = _generated(classifier_files)
+    session.set_metadata("license", "not-a-license")
+    session.prepare_push("user/bad", "new")
+    with pytest.raises(SkshipError) as info:
+        session.push(True)
+    assert info.value.code == "E-CARD-METADATA-INVALID"
+    assert "user/bad" not in fake_hub.repos
+
+
+def test_docs_push_example_runs_against_the_loopback_hub(
+    fake_hub: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """docs/card/app.md shows the push as a no-run block (it needs the Hub): run the
+    page's blocks, that one included, against the Hub on loopback."""
+    from test_docs import ROOT, code_blocks
+
+    page = ROOT / "docs" / "card" / "app.md"
+    blocks = code_blocks(page)
+    assert [b.runs for b in blocks][-1] is False and "session.push(" in blocks[-1].code
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, Any] = {"__name__": "__docs__"}
+    for block in blocks:
+        exec(compile("\n" * (block.line - 1) + block.code, str(page), "exec"), namespace)
+    repo = fake_hub.repos["me/iris-card"]
+    assert repo.private
+    assert repo.files["README.md"].decode() == namespace["session"].card.render()
+    out = capsys.readouterr().out
+    assert "new private repository `me/iris-card`" in out and "--- /dev/null" in out
+    assert namespace["url"] in out
+    assert set(fake_hub.authorization) == {"Bearer hf_..."}
+
+
+def test_space_signs_in_and_never_uses_its_own_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gradio as gr
+
+    from skship.card.app import push_token
+
+    def sign_in_buttons() -> int:
+        # In a subprocess: building Gradio Blocks leaves event loops open in the process.
+        code = (
+            "import gradio as gr; from skship.card.app import build; "
+            "print(sum(isinstance(b, gr.LoginButton) for b in build().blocks.values()))"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+        )
+        return int(done.stdout.strip().splitlines()[-1])
+
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    assert sign_in_buttons() == 0  # run locally: a token, or the machine's login
+    monkeypatch.setenv("SPACE_ID", "user/space")
+    oauth_extra = all(importlib.util.find_spec(m) for m in ("authlib", "itsdangerous"))
+    # As a Space: Gradio's sign-in, when its [oauth] extra is installed (the Space's
+    # requirements.txt installs it; this environment may not have it).
+    assert sign_in_buttons() == int(oauth_extra)
+    visitor = gr.OAuthToken(token="hf_visitor", scope="write-repos", expires_at=0)
+    assert push_token(" hf_typed ", visitor, on_space=True) == "hf_typed"
+    assert push_token("", visitor, on_space=True) == "hf_visitor"
+    assert push_token("", None, on_space=True) is False  # not the Space's HF_TOKEN
+    assert push_token("  ", None, on_space=False) is None  # locally: this machine's login

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 from test_hub_fake import FakeHub
@@ -216,3 +218,66 @@ def test_cli_hub_commands(
     result = runner.invoke(build_app(), ["hub", "pull", "user/cli", str(tmp_path / "out2")])
     assert result.exit_code == 1
     assert "sha256 differs" in result.output
+
+
+def test_new_repo_refuses_an_existing_one(
+    fake_hub: FakeHub, model_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    model_path, data = model_files
+    folder = hub.init(tmp_path / "repo", model_path, data=data, license="mit", plots=False)
+    hub.push(folder, "user/once", new_repo=True)
+    before = dict(fake_hub.repos["user/once"].files)
+    commits = len(fake_hub.repos["user/once"].commits)
+    (folder / "README.md").write_text("changed", encoding="utf-8")
+    with pytest.raises(HubError, match="already exists"):
+        hub.push(folder, "user/once", new_repo=True)
+    assert fake_hub.repos["user/once"].files == before
+    assert len(fake_hub.repos["user/once"].commits) == commits
+
+
+def test_remote_card(fake_hub: FakeHub, model_files: tuple[Path, Path], tmp_path: Path) -> None:
+    model_path, data = model_files
+    folder = hub.init(tmp_path / "repo", model_path, data=data, license="mit", plots=False)
+    assert hub.remote_card("user/none", cache_dir=tmp_path / "c") is None  # no such repo
+    hub.push(folder, "user/card")
+    text = (folder / "README.md").read_text(encoding="utf-8")
+    assert hub.remote_card("user/card", cache_dir=tmp_path / "c") == text
+    del fake_hub.repos["user/card"].files["README.md"]
+    assert hub.remote_card("user/card", cache_dir=tmp_path / "c2") is None  # no README
+    with pytest.raises(HubError, match="repository id"):
+        hub.remote_card("not a/valid/id", cache_dir=tmp_path / "c")
+
+
+def test_remote_card_on_an_unreachable_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with FakeHub() as server:
+        url = server.url  # a port that was listening and no longer is
+    monkeypatch.setenv("HF_HUB_ETAG_TIMEOUT", "2")
+    with pytest.raises(HubError):  # not "no card": the Hub could not say
+        hub.remote_card("user/x", endpoint=url, cache_dir=tmp_path / "c")
+
+
+lines = st.lists(st.text(alphabet=st.characters(exclude_characters="\r\n"), max_size=8), max_size=8)
+
+
+@settings(max_examples=60)
+@given(lines, lines)
+def test_card_diff_is_a_unified_diff_of_the_cards(old: list[str], new: list[str]) -> None:
+    from collections import Counter
+
+    before, after = "".join(f"{x}\n" for x in old), "".join(f"{x}\n" for x in new)
+    diff = hub.card_diff(before, after, "u/r")
+    assert (diff == "") == (before == after)
+    body = [line for line in diff.split("\n")[2:-1] if not line.startswith("@@")]
+    removed = Counter(line[1:] for line in body if line.startswith("-"))
+    added = Counter(line[1:] for line in body if line.startswith("+"))
+    assert removed <= Counter(old) and added <= Counter(new)
+    assert len(old) - removed.total() + added.total() == len(new)
+    created = hub.card_diff(None, after, "u/r")
+    assert created == "" if not new else created.startswith("--- /dev/null\n")
+    assert [line[1:] for line in created.split("\n")[3:-1]] == new
+
+
+def test_card_diff_without_a_final_newline() -> None:
+    diff = hub.card_diff("a\nb", "a\nb\nc\n", "u/r")
+    assert diff.split("\n")[3:] == [" a", " b", "+c", ""]
+    assert hub.card_diff("a\nb", "a\nb\n") == ""

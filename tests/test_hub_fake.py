@@ -39,6 +39,7 @@ class FakeHub:
     def __init__(self) -> None:
         self.repos: dict[str, Repo] = {}
         self.requests: list[tuple[str, str]] = []
+        self.authorization: list[str | None] = []  # each request's Authorization header
         self.rejected_licenses: set[str] = set()
         hub = self
 
@@ -75,6 +76,7 @@ class FakeHub:
             def do_POST(self) -> None:
                 url = urlparse(self.path)
                 hub.requests.append(("POST", url.path))
+                hub.authorization.append(self.headers.get("Authorization"))
                 body = self._body()
                 if url.path == "/api/repos/create":
                     payload = json.loads(body)
@@ -163,6 +165,7 @@ class FakeHub:
                 url = urlparse(self.path)
                 path = unquote(url.path)
                 hub.requests.append((self.command, path))
+                hub.authorization.append(self.headers.get("Authorization"))
                 m = re.fullmatch(rf"/api/models/{_REPO}(/revision/(?P<rev>[^/]+))?", path)
                 if m:
                     repo = hub.repos.get(m["repo"])

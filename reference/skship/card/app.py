@@ -13,6 +13,7 @@ network: analytics are off, no share link, no external fonts.
 from __future__ import annotations
 
 import html
+import importlib.util
 import io
 import json
 import os
@@ -25,13 +26,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from skship.card.card import Card
+from skship.card.card import Card, Section
 from skship.errors import SkshipError
 
 __all__ = [
     "PICKLE_SUFFIXES",
+    "PUSH_MODES",
     "TASKS",
     "ModelCheck",
+    "PushPlan",
     "Session",
     "build",
     "check_model",
@@ -96,6 +99,39 @@ def check_model(path: str | os.PathLike[str]) -> ModelCheck:
 
 
 @dataclass
+class PushPlan:
+    """A push prepared and shown to the user: the folder to upload, the diff of its card
+    against the one on the Hub, and what the push will do."""
+
+    repo_id: str
+    mode: str  # "new" (a new repository) or "pr" (a pull request)
+    private: bool
+    folder: Path
+    files: list[str]
+    remote: str | None  # the README.md on the Hub, None when there is none
+    diff: str
+    card_text: str  # the card as rendered when the diff was made
+
+    def summary(self) -> str:
+        """What the push will do, in Markdown."""
+        where = (
+            f"a new {'private' if self.private else 'public'} repository `{self.repo_id}`"
+            if self.mode == "new"
+            else f"a pull request on `{self.repo_id}`"
+        )
+        state = (
+            "The Hub has no card for this repository yet."
+            if self.remote is None
+            else ("The card on the Hub is the same." if not self.diff else "Changes below.")
+        )
+        files = ", ".join(f"`{f}`" for f in self.files)
+        return f"Will push {len(self.files)} files ({files}) as {where}. {state}"
+
+
+PUSH_MODES = {"new": "New repository", "pr": "Pull request on an existing repository"}
+
+
+@dataclass
 class Session:
     """One user's work: the model, the test data, the card and its undo history."""
 
@@ -106,7 +142,11 @@ class Session:
     frame: Any = None  # pandas.DataFrame of the test data
     card: Card | None = None
     history: list[Card] = field(default_factory=list)
-    card_from_model: bool = False  # the card was generated from the loaded model
+    card_from_model: bool = False  # the card's model file is model_name/model_bytes
+    target: str | None = None  # the target column the card was evaluated on
+    normalize: str | None = None  # the confusion matrix's normalization
+    pending: PushPlan | None = None  # the push whose diff was shown, awaiting confirmation
+    _last_edit: tuple[str, ...] | None = field(default=None, init=False, repr=False)
     _workdir: Path | None = field(default=None, init=False, repr=False)
 
     @property
@@ -190,9 +230,15 @@ class Session:
         return next(k for k, v in TASKS.items() if v == tag)
 
     def generate(
-        self, target: str, task: str, sensitive: str | None = None, license: str | None = None
+        self,
+        target: str,
+        task: str,
+        sensitive: str | None = None,
+        license: str | None = None,
+        normalize: str | None = None,
     ) -> Card:
-        """A card from the Card API's evaluation on the test data."""
+        """A card from the Card API's evaluation on the test data; ``normalize`` is the
+        confusion matrix's (None, ``true``, ``pred`` or ``all``)."""
         from skship.card.evaluate import from_model
 
         if self.model is None:
@@ -212,11 +258,44 @@ class Session:
             task=TASKS.get(task),
             sensitive_features=sensitive_features,
             license=license or None,
+            confusion_normalize=normalize or None,
             n_repeats=3,
         )
         self.set_card(card)
         self.card_from_model = True
+        self.target, self.normalize = target, normalize or None
         return card
+
+    def set_normalize(self, normalize: str | None) -> Section:
+        """Redraw the card's confusion matrix normalized by ``normalize`` (None, ``true``,
+        ``pred`` or ``all``), from the model and test data it was generated from."""
+        from skship.card.evaluate import add_confusion_matrix, detect_task
+
+        card = self._require_card()
+        normalize = normalize or None
+        if self.model is None or self.frame is None or self.target not in self.frame.columns:
+            raise SkshipError(
+                "the confusion matrix is drawn from a model and test data: generate the card "
+                "from them first",
+                code="E-INVALID-ARGUMENT",
+            )
+        X, y = self.frame.drop(columns=[self.target]), self.frame[self.target]
+        if detect_task(self.model, y) != TASKS["classification"]:
+            raise SkshipError("a regressor has no confusion matrix", code="E-INVALID-ARGUMENT")
+        existing = next((s for s in card.walk() if s.title == "Confusion matrix"), None)
+        under: Any = None
+        if existing is not None:
+            under = existing.parent
+        elif "Quantitative analyses" in {s.title for s in card.sections}:
+            under = ["Quantitative analyses"]
+        self.checkpoint()
+        try:
+            section = add_confusion_matrix(card, self.model, X, y, normalize=normalize, under=under)
+        except SkshipError:
+            self.undo()
+            raise
+        self.normalize = normalize
+        return section
 
     def open_card(self, paths: Sequence[str | os.PathLike[str]]) -> Card:
         """Open a README.md (with its images), or a zip of a card folder."""
@@ -256,12 +335,24 @@ class Session:
             elif base in images:
                 card.assets[link] = images[base]
         self.set_card(card)
+        # The model file the card names, when it came with it: exported and pushed with it.
+        sk = card.metadata.to_dict().get("sklearn")
+        named = sk.get("model_file", {}).get("name") if isinstance(sk, dict) else None
+        if isinstance(named, str):
+            data = assets.get(named)
+            if data is None:
+                data = next((f.read_bytes() for f in files if f.name == named), None)
+            if data is not None:
+                self.model_name, self.model_bytes, self.card_from_model = named, data, True
         return card
 
     # -- editing -----------------------------------------------------------------------
     def set_card(self, card: Card) -> None:
         self.card = card
         self.card_from_model = False
+        self.target = None
+        self.pending = None
+        self._last_edit = None
         self.history.clear()
 
     def _require_card(self) -> Card:
@@ -269,13 +360,18 @@ class Session:
             raise SkshipError("generate or open a card first", code="E-INVALID-ARGUMENT")
         return self.card
 
-    def checkpoint(self) -> None:
-        """Remember the card as it is now, for undo."""
+    def checkpoint(self, edit: tuple[str, ...] | None = None) -> None:
+        """Remember the card as it is now, for undo. Consecutive edits of the same
+        ``edit`` (a metadata field typed into, one key press at a time) are one step."""
         card = self._require_card()
+        if edit is not None and edit == self._last_edit and self.history:
+            return
+        self._last_edit = edit
         self.history.append(card.copy())
         del self.history[:-_UNDO_DEPTH]
 
     def undo(self) -> bool:
+        self._last_edit = None
         if not self.history:
             return False
         self.card = self.history.pop()
@@ -286,20 +382,25 @@ class Session:
         card = self._require_card()
         if value in (None, "", []):
             if key in card.metadata:
-                self.checkpoint()
+                self.checkpoint(("metadata", key))
                 del card.metadata[key]
             return
         if card.metadata.to_dict().get(key) != value:
-            self.checkpoint()
+            self.checkpoint(("metadata", key))
             card.metadata[key] = value
 
-    def save_section(self, path: Sequence[str], content: str, fold: bool = False) -> None:
+    def save_section(
+        self, path: Sequence[str], content: str, fold: bool = False, summary: str | None = None
+    ) -> None:
+        """Set a section's Markdown; ``fold`` folds it into ``<details>`` with ``summary``
+        (one line; empty keeps the current one, or *Click to expand*)."""
         card = self._require_card()
         section = card.select(list(path))
         self.checkpoint()
         try:
             section.content = content
-            section.fold = (section.fold or "Click to expand") if fold else None
+            summary = (summary or "").strip() or section.fold or "Click to expand"
+            section.fold = summary if fold else None
         except SkshipError:
             self.undo()
             raise
@@ -340,12 +441,8 @@ class Session:
             target = out / "model-card.zip"
             buf = io.BytesIO()
             with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-                z.writestr("README.md", card.render().encode("utf-8"))
-                for name, data in sorted(card.assets.items()):
+                for name, data in self._folder_files(card).items():
                     z.writestr(name, data)
-                if self.model_bytes is not None and self.card_from_model:
-                    # The card names its model file: the Hub checks that it is there.
-                    z.writestr(self.model_name, self.model_bytes)
             target.write_bytes(buf.getvalue())
         elif kind == "html":
             target = out / "card.html"
@@ -358,6 +455,103 @@ class Session:
                 f"unknown export {kind!r}: zip, html or json", code="E-INVALID-ARGUMENT"
             )
         return target
+
+    def _folder_files(self, card: Card) -> dict[str, bytes]:
+        """The card's repository folder: README.md, its images and the model file."""
+        files = {"README.md": card.render().encode("utf-8")}
+        files.update(sorted(card.assets.items()))
+        if self.model_bytes is not None and self.card_from_model:
+            # The card names its model file: the Hub checks that it is there.
+            files[self.model_name] = self.model_bytes
+        return files
+
+    # -- the Hub -----------------------------------------------------------------------
+    def prepare_push(
+        self,
+        repo_id: str,
+        mode: str = "new",
+        *,
+        private: bool = False,
+        token: str | bool | None = None,
+        endpoint: str | None = None,
+    ) -> PushPlan:
+        """Write the folder to push and diff its card against the one on the Hub (fetched
+        with ``token``); nothing is uploaded. :meth:`push` uploads it once confirmed."""
+        from skship.card.hub import card_diff, remote_card
+
+        card = self._require_card()
+        repo_id = repo_id.strip()
+        if mode not in PUSH_MODES:
+            raise SkshipError(f"unknown push mode {mode!r}: new or pr", code="E-INVALID-ARGUMENT")
+        if not repo_id:
+            raise SkshipError(
+                "name the repository: user/name or organization/name", code="E-INVALID-ARGUMENT"
+            )
+        self.pending = None
+        folder = Path(tempfile.mkdtemp(prefix="hub-", dir=self.workdir))
+        files = self._folder_files(card)
+        for name, data in files.items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_bytes(data)
+        remote = remote_card(
+            repo_id, token=token, endpoint=endpoint, cache_dir=self.workdir / "hub-cache"
+        )
+        if mode == "new" and remote is not None:
+            raise SkshipError(
+                f"{repo_id} already has a card on the Hub: push as a pull request instead",
+                code="E-INVALID-ARGUMENT",
+            )
+        text = files["README.md"].decode("utf-8")
+        plan = PushPlan(
+            repo_id,
+            mode,
+            private,
+            folder,
+            sorted(files),
+            remote,
+            card_diff(remote, text, repo_id),
+            text,
+        )
+        self.pending = plan
+        return plan
+
+    def push(
+        self,
+        confirmed: bool,
+        *,
+        token: str | bool | None = None,
+        endpoint: str | None = None,
+    ) -> str:
+        """Upload the prepared push (:meth:`prepare_push`) once the user has seen its diff
+        and confirmed; refused if the card changed since. Returns the commit or PR URL."""
+        from skship.card import hub
+
+        card = self._require_card()
+        plan = self.pending
+        if plan is None:
+            raise SkshipError(
+                "show the diff against the Hub first (Show diff)", code="E-INVALID-ARGUMENT"
+            )
+        if not confirmed:
+            raise SkshipError("tick 'I have read the diff' to push", code="E-INVALID-ARGUMENT")
+        if card.render() != plan.card_text:
+            self.pending = None
+            raise SkshipError(
+                "the card changed after its diff was shown: show the diff again",
+                code="E-INVALID-ARGUMENT",
+            )
+        url = hub.push(
+            plan.folder,
+            plan.repo_id,
+            private=plan.private,
+            create_pr=plan.mode == "pr",
+            new_repo=plan.mode == "new",
+            token=token,
+            endpoint=endpoint,
+            commit_message="Model card from the skship card app",
+        )
+        self.pending = None
+        return url
 
 
 def _image_links(card: Card) -> list[str]:
@@ -392,15 +586,18 @@ def preview_html(card: Card | None, height: int = 720) -> str:
     return _iframe(card.to_html(), "card-preview", height)
 
 
-def section_preview(card: Card | None, title: str, content: str) -> tuple[str, str]:
-    """Rendered HTML of one section's Markdown (the card's images inlined) and an error
-    message if the text would not read back as a section's content."""
+def section_preview(
+    card: Card | None, title: str, content: str, fold: str | None = None
+) -> tuple[str, str]:
+    """Rendered HTML of one section's Markdown (the card's images inlined; folded under
+    the summary ``fold`` if given) and an error message if the text or summary would not
+    read back as a section's."""
     page = Card()
     if card is not None:
         page.assets = card.assets
         page.folder = card.folder
     try:
-        page.add(title or "Section", content)
+        page.add(title or "Section", content, fold=fold)
     except SkshipError as exc:
         return "", f"**Cannot save this text:** {html.escape(str(exc))}"
     return _iframe(page.to_html(), "section-preview", 420), ""
@@ -430,6 +627,37 @@ def metadata_problems(card: Card | None) -> str:
     return "\n".join(lines)
 
 
+def push_token(
+    typed: str | None, oauth: Any = None, *, on_space: bool = False
+) -> str | bool | None:
+    """The token a Hub request is made with: the one typed in, else the signed-in
+    visitor's (a ``gr.OAuthToken``), else the machine's login (None) when run locally.
+    On a Space never the Space's own token (False: none is sent)."""
+    if typed and typed.strip():
+        return typed.strip()
+    if oauth is not None:
+        return str(oauth.token)
+    return False if on_space else None
+
+
+#: The confusion matrix's normalize choices in the app ("none": counts).
+NORMALIZE_CHOICES = {
+    "none": "counts",
+    "true": "over true labels (rows)",
+    "pred": "over predicted labels (columns)",
+    "all": "over all rows",
+}
+
+
+def _norm(how: str | None) -> str | None:
+    return None if how in (None, "", "none") else how
+
+
+def _one_or_list(text: str | None) -> str | list[str] | None:
+    items = _split_list(text)
+    return items[0] if len(items) == 1 else items
+
+
 def _split_list(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
 
@@ -450,6 +678,11 @@ def build() -> Any:
     from skship.card.validate import schema
 
     props = schema("metadata")["properties"]
+    on_space = bool(os.environ.get("SPACE_ID"))
+    # Gradio's sign-in needs its [oauth] extra (the Space's requirements.txt installs it).
+    can_sign_in = on_space and all(
+        importlib.util.find_spec(name) is not None for name in ("authlib", "itsdangerous")
+    )
     licenses: list[str] = list(props["license"]["enum"])
     pipeline_tags: list[str] = list(props["pipeline_tag"]["enum"])
 
@@ -463,6 +696,7 @@ def build() -> Any:
             gr.update(value=meta.get("pipeline_tag")),
             ", ".join(_as_list(meta.get("tags"))),
             ", ".join(_as_list(meta.get("datasets"))),
+            ", ".join(_as_list(meta.get("base_model"))),
         ]
 
     def card_views(sess: Session, select: str | None = None) -> list[Any]:
@@ -479,10 +713,10 @@ def build() -> Any:
 
     def section_fields(sess: Session, chosen: str | None) -> list[Any]:
         if sess.card is None or not chosen:
-            return ["", False, "", ""]
+            return ["", False, "", "", ""]
         section = sess.card.select(json.loads(chosen))
-        rendered, error = section_preview(sess.card, section.title, section.content)
-        return [section.content, section.fold is not None, rendered, error]
+        rendered, error = section_preview(sess.card, section.title, section.content, section.fold)
+        return [section.content, section.fold is not None, section.fold or "", rendered, error]
 
     with gr.Blocks(title="skship model card", analytics_enabled=False) as demo:
         state = gr.State(None)
@@ -531,6 +765,12 @@ def build() -> Any:
                             choices=list(TASKS),
                             elem_id="task",
                         )
+                        normalize = gr.Radio(
+                            label="Confusion matrix (redrawn when changed)",
+                            choices=[(label, key) for key, label in NORMALIZE_CHOICES.items()],
+                            value="none",
+                            elem_id="normalize",
+                        )
                         generate_button = gr.Button(
                             "Generate card", variant="primary", elem_id="generate"
                         )
@@ -565,6 +805,11 @@ def build() -> Any:
                         info=props["datasets"].get("description"),
                         elem_id="datasets",
                     )
+                    base_box = gr.Textbox(
+                        label=props["base_model"]["title"] + " (comma separated)",
+                        info=props["base_model"].get("description"),
+                        elem_id="base-model",
+                    )
                 problems = gr.Markdown(elem_id="problems")
                 section = gr.Dropdown(label="Section", choices=[], elem_id="section")
                 with gr.Row():
@@ -572,7 +817,16 @@ def build() -> Any:
                         content = gr.Textbox(
                             label="Markdown", lines=14, max_lines=40, elem_id="content"
                         )
-                        fold = gr.Checkbox(label="Fold (collapsed by default)", elem_id="fold")
+                        with gr.Row():
+                            fold = gr.Checkbox(
+                                label="Fold (collapsed by default)", elem_id="fold", scale=1
+                            )
+                            fold_summary = gr.Textbox(
+                                label="Fold summary (the line shown when folded)",
+                                placeholder="Click to expand",
+                                elem_id="fold-summary",
+                                scale=3,
+                            )
                         section_error = gr.Markdown(elem_id="section-error")
                         with gr.Row():
                             save_button = gr.Button(
@@ -599,6 +853,60 @@ def build() -> Any:
                     html_button = gr.Button("Standalone HTML", elem_id="export-html")
                     json_button = gr.Button("Canonical JSON", elem_id="export-json")
                 download = gr.File(label="Download", elem_id="download")
+                gr.Markdown(
+                    "### Push to the Hugging Face Hub\nThe card, its images and its model "
+                    "file, as a new repository or as a pull request. *Show diff* fetches the "
+                    "card on the Hub and shows what changes; nothing is uploaded until you "
+                    "confirm and press *Push*."
+                )
+                if can_sign_in:
+                    gr.LoginButton()
+                with gr.Row():
+                    repo_box = gr.Textbox(
+                        label="Repository (user/name)", elem_id="repo-id", scale=2
+                    )
+                    token_box = gr.Textbox(
+                        label="Hub token (write access)"
+                        + (
+                            "; or sign in above"
+                            if can_sign_in
+                            else "; required on a Space"
+                            if on_space
+                            else "; empty: this machine's login"
+                        ),
+                        type="password",
+                        elem_id="hub-token",
+                        scale=2,
+                    )
+                with gr.Row():
+                    mode_box = gr.Radio(
+                        label="Push as",
+                        choices=[(label, key) for key, label in PUSH_MODES.items()],
+                        value="new",
+                        elem_id="push-mode",
+                    )
+                    private_box = gr.Checkbox(label="Private (new repository)", elem_id="private")
+                diff_button = gr.Button("Show diff", elem_id="show-diff")
+                push_summary = gr.Markdown(elem_id="push-summary")
+                diff_view = gr.Code(
+                    label="Diff against the card on the Hub",
+                    language="markdown",
+                    interactive=False,
+                    max_lines=30,
+                    wrap_lines=True,
+                    elem_id="push-diff",
+                )
+                with gr.Row():
+                    confirm_box = gr.Checkbox(
+                        label="I have read the diff: push it",
+                        value=False,
+                        interactive=False,
+                        elem_id="confirm-push",
+                    )
+                    push_button = gr.Button(
+                        "Push", variant="primary", interactive=False, elem_id="push"
+                    )
+                push_result = gr.Markdown(elem_id="push-result")
 
         views = [
             preview,
@@ -607,9 +915,11 @@ def build() -> Any:
             tag_box,
             tags_box,
             datasets_box,
+            base_box,
             problems,
             content,
             fold,
+            fold_summary,
             live,
             section_error,
         ]
@@ -674,11 +984,14 @@ def build() -> Any:
             target_col: str | None,
             task_name: str | None,
             sensitive_col: str | None,
+            how: str | None,
             sess: Session | None,
         ) -> list[Any]:
             sess = sess or Session()
             try:
-                sess.generate(target_col or "", task_name or "", sensitive_col or None)
+                sess.generate(
+                    target_col or "", task_name or "", sensitive_col or None, normalize=_norm(how)
+                )
             except Exception as exc:
                 return [sess, fail(exc), *[gr.update() for _ in views]]
             assert sess.card is not None
@@ -689,8 +1002,24 @@ def build() -> Any:
             return [sess, message, *card_views(sess)]
 
         generate_button.click(
-            on_generate, [target, task, sensitive, state], [state, status, *views]
+            on_generate, [target, task, sensitive, normalize, state], [state, status, *views]
         )
+
+        def on_normalize(how: str | None, sess: Session | None) -> list[Any]:
+            sess = sess or Session()
+            if sess.card is None or sess.target is None:
+                return [sess, "", *[gr.update() for _ in views]]  # used by Generate card
+            try:
+                section = sess.set_normalize(_norm(how))
+            except Exception as exc:
+                return [sess, fail(exc), *[gr.update() for _ in views]]
+            return [
+                sess,
+                f"Confusion matrix redrawn: {section.content.splitlines()[-1]}",
+                *card_views(sess, json.dumps(list(section.path))),
+            ]
+
+        normalize.input(on_normalize, [normalize, state], [state, status, *views])
 
         def on_open(paths: list[str] | None, sess: Session | None) -> list[Any]:
             sess = sess or Session()
@@ -721,64 +1050,92 @@ def build() -> Any:
         tag_box.input(
             on_field("pipeline_tag", lambda v: v), [tag_box, state], [state, problems, preview]
         )
-        tags_box.input(on_field("tags", _split_list), [tags_box, state], [state, problems, preview])
-        datasets_box.input(
-            on_field("datasets", _split_list), [datasets_box, state], [state, problems, preview]
-        )
+        # Validated as you type: every key press updates the card and its messages.
+        # "always_last": a key press while the previous one is still being handled is not
+        # dropped (Gradio's default), so the messages always describe the final text.
+        for box, key, parse in [
+            (tags_box, "tags", _split_list),
+            (datasets_box, "datasets", _split_list),
+            (base_box, "base_model", _one_or_list),
+        ]:
+            box.input(
+                on_field(key, parse),
+                [box, state],
+                [state, problems, preview],
+                trigger_mode="always_last",
+            )
 
         def on_section(chosen: str | None, sess: Session | None) -> list[Any]:
             return section_fields(sess or Session(), chosen)
 
-        section.input(on_section, [section, state], [content, fold, live, section_error])
+        section.input(
+            on_section, [section, state], [content, fold, fold_summary, live, section_error]
+        )
 
-        def on_type(chosen: str | None, text: str, sess: Session | None) -> list[Any]:
+        def on_type(
+            chosen: str | None, text: str, folded: bool, summary: str, sess: Session | None
+        ) -> list[Any]:
             title = json.loads(chosen)[-1] if chosen else "Section"
-            return list(section_preview(sess.card if sess else None, title, text))
+            how = ((summary or "").strip() or "Click to expand") if folded else None
+            return list(section_preview(sess.card if sess else None, title, text, how))
 
-        content.change(on_type, [section, content, state], [live, section_error])
+        # The live preview follows the text, the fold and its summary as they change.
+        watched: Any
+        for watched in (content, fold, fold_summary):
+            watched.change(
+                on_type,
+                [section, content, fold, fold_summary, state],
+                [live, section_error],
+                trigger_mode="always_last",
+            )
 
         def edit(action: Any) -> Any:
             def handler(
-                chosen: str | None, text: str, folded: bool, title: str, sess: Session | None
+                chosen: str | None,
+                text: str,
+                folded: bool,
+                summary: str,
+                title: str,
+                sess: Session | None,
             ) -> list[Any]:
                 sess = sess or Session()
                 path = json.loads(chosen) if chosen else None
                 try:
-                    select = action(sess, path, text, folded, title)
+                    select = action(sess, path, text, (folded, summary), title)
                 except Exception as exc:
                     return [sess, fail(exc), *[gr.update() for _ in views]]
                 return [sess, "", *card_views(sess, select if select is not None else chosen)]
 
             return handler
 
-        def do_save(sess: Session, path: Any, text: str, folded: bool, _t: str) -> Any:
+        def do_save(sess: Session, path: Any, text: str, folded: Any, _t: str) -> Any:
             if path is None:
                 raise SkshipError("pick a section first", code="E-INVALID-ARGUMENT")
-            sess.save_section(path, text, folded)
+            sess.save_section(path, text, folded[0], folded[1])
             return None
 
-        def do_add(sess: Session, path: Any, _text: str, _f: bool, title: str) -> Any:
+        def do_add(sess: Session, path: Any, _text: str, _f: Any, title: str) -> Any:
             return json.dumps(list(sess.add_section(title, path)))
 
-        def do_delete(sess: Session, path: Any, _text: str, _f: bool, _t: str) -> Any:
+        def do_delete(sess: Session, path: Any, _text: str, _f: Any, _t: str) -> Any:
             if path is not None:
                 sess.delete_section(path)
             return ""
 
-        def do_undo(sess: Session, path: Any, _text: str, _f: bool, _t: str) -> Any:
+        def do_undo(sess: Session, path: Any, _text: str, _f: Any, _t: str) -> Any:
             if not sess.undo():
                 raise SkshipError("nothing to undo", code="E-INVALID-ARGUMENT")
             return None
 
         def do_move(step: int) -> Any:
-            def run(sess: Session, path: Any, _text: str, _f: bool, _t: str) -> Any:
+            def run(sess: Session, path: Any, _text: str, _f: Any, _t: str) -> Any:
                 if path is not None:
                     sess.move_section(path, step)
                 return None
 
             return run
 
-        edit_inputs = [section, content, fold, new_title, state]
+        edit_inputs = [section, content, fold, fold_summary, new_title, state]
         for button, action in [
             (save_button, do_save),
             (add_button, do_add),
@@ -804,6 +1161,58 @@ def build() -> Any:
 
         for button, kind in [(zip_button, "zip"), (html_button, "html"), (json_button, "json")]:
             button.click(exporter(kind), [state], [status, download])
+
+        def hub_token(typed: str | None, oauth: Any) -> str | bool | None:
+            return push_token(typed, oauth, on_space=on_space)
+
+        def on_diff(
+            repo: str, mode: str, private: bool, typed: str, sess: Session | None, oauth: Any = None
+        ) -> list[Any]:
+            sess = sess or Session()
+            locked = [gr.update(value=False, interactive=False), gr.update(interactive=False)]
+            try:
+                plan = sess.prepare_push(
+                    repo or "", mode or "new", private=bool(private), token=hub_token(typed, oauth)
+                )
+            except Exception as exc:
+                return [sess, fail(exc), "", *locked, ""]
+            return [
+                sess,
+                plan.summary(),
+                plan.diff or "(no change)",
+                gr.update(value=False, interactive=True),
+                gr.update(interactive=True),
+                "",
+            ]
+
+        def on_push(
+            confirmed: bool, typed: str, sess: Session | None, oauth: Any = None
+        ) -> list[Any]:
+            sess = sess or Session()
+            try:
+                url = sess.push(bool(confirmed), token=hub_token(typed, oauth))
+            except Exception as exc:
+                return [sess, fail(exc), gr.update(), gr.update()]
+            return [
+                sess,
+                f"Pushed: [{html.escape(url)}]({url})",
+                gr.update(value=False, interactive=False),
+                gr.update(interactive=False),
+            ]
+
+        # Gradio fills a parameter annotated gr.OAuthToken | None with the signed-in
+        # user's token (None when signed out); annotations are real objects here, since
+        # this module's are strings.
+        on_diff.__annotations__["oauth"] = gr.OAuthToken | None
+        on_push.__annotations__["oauth"] = gr.OAuthToken | None
+        diff_button.click(
+            on_diff,
+            [repo_box, mode_box, private_box, token_box, state],
+            [state, push_summary, diff_view, confirm_box, push_button, push_result],
+        )
+        push_button.click(
+            on_push, [confirm_box, token_box, state], [state, push_result, confirm_box, push_button]
+        )
     return demo
 
 

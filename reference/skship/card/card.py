@@ -841,6 +841,21 @@ class Card:
 
         return add_get_started(self, model_file, under=under, repo_id=repo_id)
 
+    def add_confusion_matrix(
+        self,
+        model: Any,
+        X: Any,
+        y: Any,
+        *,
+        normalize: str | None = None,
+        under: SectionPath | Section | None = None,
+    ) -> Section:
+        """The confusion matrix as a plot: counts, or ``normalize`` ``"true"``,
+        ``"pred"`` or ``"all"`` (scikit-learn's); redrawn in place if already there."""
+        from skship.card.evaluate import add_confusion_matrix
+
+        return add_confusion_matrix(self, model, X, y, normalize=normalize, under=under)
+
     def add_sliced_metrics(
         self,
         model: Any,

@@ -20,6 +20,8 @@ from skship.card.metadata import plain
 from skship.errors import SkshipError
 
 __all__ = [
+    "CONFUSION_NORMALIZE",
+    "add_confusion_matrix",
     "add_data_summary",
     "add_get_started",
     "add_hyperparameters",
@@ -453,19 +455,67 @@ def add_permutation_importance(
     return section
 
 
-def _classifier_plots(card: Card, model: Any, X: Any, y: Any, under: Section) -> None:
-    import numpy as np
-    from sklearn.calibration import CalibrationDisplay
-    from sklearn.metrics import (
-        ConfusionMatrixDisplay,
-        PrecisionRecallDisplay,
-        RocCurveDisplay,
-    )
+#: ``normalize`` values of the confusion matrix (scikit-learn's), and what each shows.
+CONFUSION_NORMALIZE: dict[str | None, str] = {
+    None: "Counts of test rows.",
+    "true": "Normalized over the true labels: each row sums to 1 (recall on the diagonal).",
+    "pred": "Normalized over the predicted labels: each column sums to 1 "
+    "(precision on the diagonal).",
+    "all": "Normalized over all test rows: the cells sum to 1.",
+}
 
+
+def add_confusion_matrix(
+    card: Card,
+    model: Any,
+    X: Any,
+    y: Any,
+    *,
+    normalize: str | None = None,
+    title: str = "Confusion matrix",
+    under: Under = None,
+) -> Section:
+    """The confusion matrix of ``model`` on ``(X, y)`` as a plot section; ``normalize`` is
+    scikit-learn's (None, ``"true"``, ``"pred"`` or ``"all"``). A section of that title
+    under ``under`` is redrawn in place (its fold kept)."""
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    if normalize not in CONFUSION_NORMALIZE:
+        raise SkshipError(
+            f"normalize must be one of None, 'true', 'pred', 'all'; got {normalize!r}",
+            code="E-INVALID-ARGUMENT",
+        )
     pred = model.predict(X)
     fig, ax = _new_figure()
-    ConfusionMatrixDisplay.from_predictions(y, pred, ax=ax, colorbar=False)
-    add_plot(card, "Confusion matrix", fig, alt="Confusion matrix on the test data", under=under)
+    ConfusionMatrixDisplay.from_predictions(
+        y,
+        pred,
+        ax=ax,
+        colorbar=False,
+        normalize=normalize,
+        values_format=".2f" if normalize else None,
+    )
+    parent = card._parent_of(under)
+    old = next((c for c in parent._children if c.title == title), None)
+    fold = old.fold if old is not None else None
+    what = "Confusion matrix on the test data" + (
+        f", normalized over {normalize}" if normalize else ""
+    )
+    section = add_plot(
+        card, title, fig, alt=what, under=under, caption=CONFUSION_NORMALIZE[normalize]
+    )
+    section.fold = fold
+    return section
+
+
+def _classifier_plots(
+    card: Card, model: Any, X: Any, y: Any, under: Section, normalize: str | None = None
+) -> None:
+    import numpy as np
+    from sklearn.calibration import CalibrationDisplay
+    from sklearn.metrics import PrecisionRecallDisplay, RocCurveDisplay
+
+    add_confusion_matrix(card, model, X, y, normalize=normalize, under=under)
     scores = _scores(model, X)
     classes = getattr(model, "classes_", np.unique(y))
     if scores is None or len(classes) != 2:
@@ -617,6 +667,7 @@ def from_model(
     dataset: str | None = None,
     task: str | None = None,
     sensitive_features: Sequence[str] = (),
+    confusion_normalize: str | None = None,
     plots: bool = True,
     permutation: bool = True,
     n_repeats: int = 5,
@@ -627,7 +678,8 @@ def from_model(
     """A card for ``model`` from the default template, evaluated on ``(X_test, y_test)``.
 
     ``model_bytes`` (the model file's bytes) records its sha256; ``sensitive_features``
-    (columns of ``X_test``) add metrics per group; ``plots`` and ``permutation`` (with
+    (columns of ``X_test``) add metrics per group; ``confusion_normalize`` (None,
+    ``"true"``, ``"pred"`` or ``"all"``) normalizes the confusion matrix; ``plots`` and ``permutation`` (with
     ``n_repeats`` shuffles per feature) can be turned off to save time.
 
     ``threads`` caps OpenMP/BLAS threads while evaluating (None: the libraries'
@@ -648,6 +700,7 @@ def from_model(
             dataset=dataset,
             task=task,
             sensitive_features=sensitive_features,
+            confusion_normalize=confusion_normalize,
             plots=plots,
             permutation=permutation,
             n_repeats=n_repeats,
@@ -668,6 +721,7 @@ def from_model(
             dataset=dataset,
             task=task,
             sensitive_features=sensitive_features,
+            confusion_normalize=confusion_normalize,
             plots=plots,
             permutation=permutation,
             n_repeats=n_repeats,
@@ -688,6 +742,7 @@ def _from_model(
     dataset: str | None,
     task: str | None,
     sensitive_features: Sequence[str],
+    confusion_normalize: str | None,
     plots: bool,
     permutation: bool,
     n_repeats: int,
@@ -746,7 +801,7 @@ def _from_model(
     if plots:
         say("plots")
         if task == "tabular-classification":
-            _classifier_plots(card, model, X_test, y_test, analyses)
+            _classifier_plots(card, model, X_test, y_test, analyses, confusion_normalize)
         else:
             _regressor_plots(card, model, X_test, y_test, analyses)
     if permutation:

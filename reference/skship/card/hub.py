@@ -19,7 +19,7 @@ from typing import Any
 
 from skship.errors import CardError, HubError, SkshipError, UntrustedTypesError
 
-__all__ = ["Pulled", "init", "pull", "push"]
+__all__ = ["Pulled", "card_diff", "init", "pull", "push", "remote_card"]
 
 PathLike = str | os.PathLike[str]
 
@@ -48,6 +48,7 @@ def _hub_error(exc: Exception, action: str) -> HubError:
         401: "log in with `hf auth login` or set HF_TOKEN to a token with write access",
         403: "your token cannot write to this repository; check its permissions",
         404: "check the repository id (user/name) and that you may see it",
+        409: "the repository already exists: push as a pull request instead",
     }.get(status or 0, "check your network connection and the repository id")
     return HubError(f"{action} failed ({detail}); {hint}")
 
@@ -132,13 +133,17 @@ def push(
     *,
     private: bool = False,
     create_pr: bool = False,
-    token: str | None = None,
+    new_repo: bool = False,
+    token: str | bool | None = None,
     endpoint: str | None = None,
     commit_message: str = "Upload model with skship",
 ) -> str:
     """Validate ``folder`` and upload it to ``repo_id`` (created if missing).
 
-    Returns the URL of the commit, or of the pull request with ``create_pr``.
+    Returns the URL of the commit, or of the pull request with ``create_pr``. With
+    ``new_repo`` the repository must not exist yet (nothing is uploaded if it does).
+    ``token``: a Hub token; None uses the machine's login (``HF_TOKEN``, ``hf auth
+    login``); False sends none.
     """
     from skship.card.validate import validate_folder
 
@@ -158,7 +163,7 @@ def push(
     hf = _hf()
     api = hf.HfApi(endpoint=_endpoint(endpoint), token=token)
     try:
-        api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+        api.create_repo(repo_id, private=private, exist_ok=not new_repo, repo_type="model")
         # One commit of the folder's files (create_commit rather than upload_folder: one
         # request sequence, whether or not hf_xet is installed).
         operations = [
@@ -189,6 +194,65 @@ def _folder_files(folder: Path) -> list[str]:
         if path.is_file() and not skip.intersection(rel.parts):
             out.append(rel.as_posix())
     return out
+
+
+# -- diff -------------------------------------------------------------------------------
+def remote_card(
+    repo_id: str,
+    *,
+    revision: str | None = None,
+    token: str | bool | None = None,
+    endpoint: str | None = None,
+    cache_dir: PathLike | None = None,
+) -> str | None:
+    """The ``README.md`` of ``repo_id`` on the Hub, or None when the repository or its
+    README does not exist (or is not visible with ``token``)."""
+    hf = _hf()
+    from huggingface_hub import errors
+
+    try:
+        path = hf.hf_hub_download(
+            repo_id,
+            "README.md",
+            repo_type="model",
+            revision=revision,
+            token=token,
+            endpoint=_endpoint(endpoint),
+            cache_dir=None if cache_dir is None else str(cache_dir),
+        )
+    except errors.LocalEntryNotFoundError as exc:  # the Hub could not be reached
+        raise _hub_error(exc, f"downloading the card of {repo_id}") from exc
+    except (errors.RepositoryNotFoundError, errors.RemoteEntryNotFoundError):
+        return None
+    except errors.HFValidationError as exc:
+        raise HubError(f"{repo_id!r} is not a repository id (user/name): {exc}") from exc
+    except Exception as exc:  # the HTTP library's own errors (httpx) as well as the Hub's
+        raise _hub_error(exc, f"downloading the card of {repo_id}") from exc
+    return Path(path).read_text(encoding="utf-8")
+
+
+def card_diff(remote: str | None, local: str, repo_id: str = "hub") -> str:
+    """A unified diff from the card on the Hub (None: no card there) to ``local``;
+    empty when they are the same (up to a final newline)."""
+    import difflib
+    import re
+
+    def lines(text: str) -> list[str]:
+        # Lines end at "\n" only (str.splitlines also splits at \x1c-\x1e, \u2028, ...);
+        # a missing final newline is not shown as a change.
+        return [
+            line if line.endswith("\n") else line + "\n"
+            for line in re.findall(r"[^\n]*\n|[^\n]+\Z", text)
+        ]
+
+    return "".join(
+        difflib.unified_diff(
+            lines(remote or ""),
+            lines(local),
+            fromfile=f"{repo_id}/README.md (on the Hub)" if remote is not None else "/dev/null",
+            tofile=f"{repo_id}/README.md (this card)",
+        )
+    )
 
 
 # -- pull -------------------------------------------------------------------------------
