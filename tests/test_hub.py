@@ -101,6 +101,20 @@ def test_push_private_and_pull_request(
     assert fake_hub.repos["user/p"].pulls[0]["README.md"].endswith(b"One more line.\n")
 
 
+def test_pull_request_needs_an_existing_repo(
+    fake_hub: FakeHub, model_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    model_path, data = model_files
+    folder = hub.init(tmp_path / "repo", model_path, data=data, license="mit", plots=False)
+    with pytest.raises(HubError, match="nothing to open a pull request on"):
+        hub.push(folder, "user/absent", create_pr=True)
+    assert "user/absent" not in fake_hub.repos  # not created on the way
+    assert all(method == "GET" for method, _ in fake_hub.requests)
+    with pytest.raises(HubError, match="not both"):
+        hub.push(folder, "user/absent", create_pr=True, new_repo=True)
+    assert "user/absent" not in fake_hub.repos
+
+
 def test_push_refuses_an_invalid_card_before_any_request(
     fake_hub: FakeHub, model_files: tuple[Path, Path], tmp_path: Path
 ) -> None:

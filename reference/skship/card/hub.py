@@ -138,7 +138,8 @@ def push(
     endpoint: str | None = None,
     commit_message: str = "Upload model with skship",
 ) -> str:
-    """Validate ``folder`` and upload it to ``repo_id`` (created if missing).
+    """Validate ``folder`` and upload it to ``repo_id`` (created if missing, unless
+    ``create_pr``: a pull request is opened only on a repository that exists).
 
     Returns the URL of the commit, or of the pull request with ``create_pr``. With
     ``new_repo`` the repository must not exist yet (nothing is uploaded if it does).
@@ -163,7 +164,21 @@ def push(
     hf = _hf()
     api = hf.HfApi(endpoint=_endpoint(endpoint), token=token)
     try:
-        api.create_repo(repo_id, private=private, exist_ok=not new_repo, repo_type="model")
+        if create_pr:
+            # A pull request proposes a change to a repository that exists; creating the
+            # repository to hold it would publish an empty repo nobody asked for.
+            if new_repo:
+                raise HubError(
+                    "a pull request needs an existing repository: push with new_repo or "
+                    "with create_pr, not both"
+                )
+            if not api.repo_exists(repo_id, repo_type="model"):
+                raise HubError(
+                    f"{repo_id} does not exist (or you may not see it), so there is nothing "
+                    "to open a pull request on; push without create_pr to create it"
+                )
+        else:
+            api.create_repo(repo_id, private=private, exist_ok=not new_repo, repo_type="model")
         # One commit of the folder's files (create_commit rather than upload_folder: one
         # request sequence, whether or not hf_xet is installed).
         operations = [
