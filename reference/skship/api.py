@@ -212,17 +212,30 @@ def _read(
             "the archive has a data member that schema.json does not describe",
             code="E-CONTAINER-MEMBER-UNKNOWN",
         )
+    # Stored data is then a view of the caller's buffer; decompressed data is ours.
+    copy_arrays = (
+        copy and pc is not None and doc.data is not None and doc.data.compression == "none"
+    )
+    # Skipping a copy is safe only when nobody can change the bytes after validation.
+    copies_state = STATE_COPIED_BY_TYPE if pc is None or isinstance(buf, bytes) else frozenset()
+    if (
+        copy_arrays
+        and 2 * found.data_bytes >= memoryview(data).nbytes
+        and copies_state.isdisjoint(found.names)
+    ):
+        # Every array needs a copy and arrays fill most of the section: one copy of the
+        # whole section (numpy's allocator, huge pages for large ones), and arrays are
+        # views of it, as load(path) makes them of its private buffer.
+        import numpy as np
+
+        data = np.frombuffer(data, np.uint8).copy()
+        copy_arrays = False
     builder = Builder(
         data,
         validators(),
         list(generic_validators()),
-        # Stored data is then a view of the caller's buffer; decompressed data is ours.
-        copy_arrays=copy
-        and pc is not None
-        and doc.data is not None
-        and doc.data.compression == "none",
-        # Skipping a copy is safe only when nobody can change the bytes after validation.
-        copies_state=STATE_COPIED_BY_TYPE if pc is None or isinstance(buf, bytes) else frozenset(),
+        copy_arrays=copy_arrays,
+        copies_state=copies_state,
         dtypes=found.dtypes,
     )
     try:

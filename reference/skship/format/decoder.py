@@ -257,11 +257,12 @@ def _tuplify_field(field: list[Any]) -> list[Any]:
 class Audit:
     """What the audit found: names to import, node count, and the parsed dtype table."""
 
-    __slots__ = ("dtypes", "extensions", "names", "nodes")
+    __slots__ = ("data_bytes", "dtypes", "extensions", "names", "nodes")
 
     def __init__(self) -> None:
         self.names: dict[str, str] = {}  # name -> node kind that names it
         self.nodes = 0
+        self.data_bytes = 0  # bytes of the data section that nodes refer to
         self.dtypes: list[np.dtype[Any]] = []
         # (handler, type) of every ext node, first occurrence first
         self.extensions: dict[tuple[str, str], None] = {}
@@ -481,7 +482,7 @@ def audit(doc: S.Document, limits: Limits) -> Audit:
             + (f" (not indexed: {', '.join(hidden[:5])})" if hidden else ""),
             code="E-SCHEMA-NAMES",
         )
-    _check_overlap(spans)
+    result.data_bytes = _check_overlap(spans)
     if result.extensions:
         # Found among the installed handlers by the name the file records; nothing the
         # file names is imported. Refused here, before anything is built.
@@ -518,15 +519,18 @@ def _check_ref(off: int, n: int, size: int, limits: Limits) -> None:
         )
 
 
-def _check_overlap(spans: list[tuple[int, int]]) -> None:
+def _check_overlap(spans: list[tuple[int, int]]) -> int:
+    """Refuse overlapping data references; return how many bytes they cover."""
     spans = sorted(s for s in spans if s[1])
-    end = 0
+    end = total = 0
     for off, n in spans:
         if off < end:
             raise SchemaError(
                 f"data reference at {off} overlaps the one before it", code="E-DATA-OVERLAP"
             )
         end = off + n
+        total += n
+    return total
 
 
 # -------------------------------------------------------------------------- construct
@@ -765,9 +769,15 @@ class Builder:
                     f"an empty array of shape {shape} is too large", code="E-VALUE-INVALID"
                 ) from None
         else:
-            if self.copy_arrays:  # byte for byte, padding of structured dtypes included
-                own = bytearray(memoryview(self.data)[off : off + count * dt.itemsize])
-                flat = np.frombuffer(own, dtype=dt, count=count)
+            if self.copy_arrays:
+                # numpy's allocator (huge pages for large arrays: twice as fast as a
+                # bytearray). Byte for byte: structured dtypes go through uint8, so
+                # their padding is copied too.
+                if dt.names is None:
+                    flat = np.frombuffer(self.data, dtype=dt, count=count, offset=off).copy()
+                else:
+                    raw = np.frombuffer(self.data, np.uint8, count * dt.itemsize, off)
+                    flat = raw.copy().view(dt)
             else:
                 flat = np.frombuffer(self.data, dtype=dt, count=count, offset=off)
             arr = flat.reshape(shape[::-1]).T if v.order == "F" else flat.reshape(shape)
