@@ -344,6 +344,24 @@ _NAME_ATTR: dict[type, str] = {
     S.Reduce: "type",
 }
 _SCALARS = (type(None), bool, int, float, str)
+_SCALAR_TYPES = frozenset(_SCALARS)
+# Collections at least this long are first scanned in C (``set(map(type, ...))``): when
+# every element is a scalar, the audit and the builder take them whole.
+_BULK = 16
+
+
+def _scalars_only(values: Any) -> bool:
+    """True if every element of ``values`` is a JSON scalar, and every int in it is in
+    the int64 range (else SchemaError, as the audit reports any such int)."""
+    types = set(map(type, values))
+    if not types <= _SCALAR_TYPES:
+        return False
+    if int in types:
+        ints = values if len(types) == 1 else [x for x in values if type(x) is int]
+        if not (min(ints) > -_INT_LIMIT and max(ints) < _INT_LIMIT):
+            bad = next(x for x in ints if not -_INT_LIMIT < x < _INT_LIMIT)
+            raise SchemaError(f"integer {bad} is outside the int64 range; use an int node")
+    return True
 
 
 def audit(doc: S.Document, limits: Limits) -> Audit:
@@ -387,8 +405,9 @@ def audit(doc: S.Document, limits: Limits) -> Audit:
                 names[name] = _KIND_NAME[t]
         d = depth + 1
         if kind == _K_SEQ:
-            for c in reversed(v.v):
-                push((c, d))
+            if len(v.v) < _BULK or not _scalars_only(v.v):
+                for c in reversed(v.v):
+                    push((c, d))
             if t is S.ObjectArray:
                 _check_shape(v.shape)
                 if math.prod(v.shape) != len(v.v):
@@ -404,8 +423,10 @@ def audit(doc: S.Document, limits: Limits) -> Audit:
                     push((x, d))
                     push((k, d))
             else:
-                for x in reversed(list(v.v.values())):
-                    push((x, d))
+                values = list(v.v.values())
+                if len(values) < _BULK or not _scalars_only(values):
+                    for x in reversed(values):
+                        push((x, d))
             if t is S.DefaultDict:
                 push((v.factory, d))
         elif kind == _K_ARRAY:
@@ -615,14 +636,20 @@ class Builder:
     def _list(self, v: S.List) -> list[Any]:
         obj: list[Any] = []
         self._register(v, obj)
+        if len(v.v) >= _BULK and _scalars_only(v.v):
+            obj.extend(v.v)  # scalars build to themselves
+            return obj
         build = self.build
         obj.extend([build(c) for c in v.v])
         return obj
 
     def _tuple(self, v: S.Tuple) -> tuple[Any, ...]:
-        self._register(v, _OPEN)
-        build = self.build
-        obj = tuple([build(c) for c in v.v])
+        if len(v.v) >= _BULK and _scalars_only(v.v):
+            obj = tuple(v.v)
+        else:
+            self._register(v, _OPEN)
+            build = self.build
+            obj = tuple([build(c) for c in v.v])
         self._register(v, obj)
         return obj
 
@@ -671,8 +698,11 @@ class Builder:
         self._register(v, obj)
         build = self.build
         if v.v is not None:
-            for k, x in v.v.items():
-                obj[k] = build(x)
+            if len(v.v) >= _BULK and _scalars_only(list(v.v.values())):
+                obj.update(v.v)  # scalars build to themselves
+            else:
+                for k, x in v.v.items():
+                    obj[k] = build(x)
         else:
             for kv, x in v.items or ():
                 key = build(kv)
