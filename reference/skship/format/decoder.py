@@ -345,6 +345,7 @@ _NAME_ATTR: dict[type, str] = {
 }
 _SCALARS = (type(None), bool, int, float, str)
 _SCALAR_TYPES = frozenset(_SCALARS)
+_SHAPE_SIZES: dict[tuple[int, ...], int] = {}  # shapes that passed _check_shape
 # Collections at least this long are first scanned in C (``set(map(type, ...))``): when
 # every element is a scalar, the audit and the builder take them whole.
 _BULK = 16
@@ -376,10 +377,15 @@ def audit(doc: S.Document, limits: Limits) -> Audit:
     names = result.names
     count = 0
     push = stack.append
+    scalar_types = _SCALAR_TYPES
+    n_table = len(table)
+    shapes = _SHAPE_SIZES
+    max_array = limits.max_array_bytes
     while stack:
         v, depth = stack.pop()
-        if type(v) in _SCALARS:
-            if type(v) is int and not -_INT_LIMIT < v < _INT_LIMIT:
+        t = type(v)
+        if t in scalar_types:
+            if t is int and not -_INT_LIMIT < v < _INT_LIMIT:
                 raise SchemaError(f"integer {v} is outside the int64 range; use an int node")
             continue
         count += 1
@@ -387,7 +393,6 @@ def audit(doc: S.Document, limits: Limits) -> Audit:
             raise LimitError(f"the file has more than {max_nodes} nodes", code="E-LIMIT-NODES")
         if depth > max_depth:
             raise LimitError(f"values nest deeper than {max_depth} levels", code="E-LIMIT-DEPTH")
-        t = type(v)
         kind = _AUDIT_KIND[t]
         if kind == _K_REF:
             continue  # checked during construction, in document order
@@ -404,7 +409,30 @@ def audit(doc: S.Document, limits: Limits) -> Audit:
             if (kind == _K_OBJECT and t is not S.NamedTuple) or name not in names:
                 names[name] = _KIND_NAME[t]
         d = depth + 1
-        if kind == _K_SEQ:
+        if kind == _K_ARRAY:  # the commonest node: checks inlined, shapes cached
+            descr = v.dtype
+            dt = table[descr] if type(descr) is int and 0 <= descr < n_table else None
+            if dt is None:
+                dt = dtype_of(descr, table)
+            shape = v.shape
+            key = tuple(shape)
+            size = shapes.get(key)
+            if size is None:
+                _check_shape(shape)
+                size = math.prod(shape)
+                if len(shapes) < 4096:
+                    shapes[key] = size
+            off, n = span = v.data
+            if n != size * dt.itemsize:
+                raise SchemaError(
+                    f"an array of shape {v.shape} and dtype {dt} needs {size * dt.itemsize} "
+                    f"bytes, but its data reference holds {n}",
+                    code="E-DATA-SIZE",
+                )
+            if off < 0 or n < 0 or off % 16 or off + n > data_size or n > max_array:
+                _check_ref(off, n, data_size, limits)
+            spans.append(span)
+        elif kind == _K_SEQ:
             if len(v.v) < _BULK or not _scalars_only(v.v):
                 for c in reversed(v.v):
                     push((c, d))
@@ -429,19 +457,6 @@ def audit(doc: S.Document, limits: Limits) -> Audit:
                         push((x, d))
             if t is S.DefaultDict:
                 push((v.factory, d))
-        elif kind == _K_ARRAY:
-            dt = dtype_of(v.dtype, table)
-            _check_shape(v.shape)
-            off, n = v.data
-            want = math.prod(v.shape) * dt.itemsize
-            if n != want:
-                raise SchemaError(
-                    f"an array of shape {v.shape} and dtype {dt} needs {want} bytes, "
-                    f"but its data reference holds {n}",
-                    code="E-DATA-SIZE",
-                )
-            _check_ref(off, n, data_size, limits)
-            spans.append((off, n))
         elif kind == _K_BYTES:
             off, n = v.data
             _check_ref(off, n, data_size, limits)
