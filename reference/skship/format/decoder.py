@@ -117,6 +117,8 @@ def _check_header(doc: S.Document) -> None:
 
 
 def _check_extensions(extensions: Any) -> None:
+    if extensions == []:  # nearly every file
+        return
     if not isinstance(extensions, list) or not all(isinstance(e, str) for e in extensions):
         return  # the schema check reports it
     if len(set(extensions)) != len(extensions):
@@ -435,7 +437,13 @@ def audit(doc: S.Document, limits: Limits) -> Audit:
         elif kind == _K_SEQ:
             if len(v.v) < _BULK or not _scalars_only(v.v):
                 for c in reversed(v.v):
-                    push((c, d))
+                    tc = type(c)
+                    if tc not in scalar_types:
+                        push((c, d))
+                    elif tc is int and not -_INT_LIMIT < c < _INT_LIMIT:
+                        raise SchemaError(
+                            f"integer {c} is outside the int64 range; use an int node"
+                        )
             if t is S.ObjectArray:
                 _check_shape(v.shape)
                 if math.prod(v.shape) != len(v.v):
@@ -454,7 +462,13 @@ def audit(doc: S.Document, limits: Limits) -> Audit:
                 values = list(v.v.values())
                 if len(values) < _BULK or not _scalars_only(values):
                     for x in reversed(values):
-                        push((x, d))
+                        tx = type(x)
+                        if tx not in scalar_types:
+                            push((x, d))
+                        elif tx is int and not -_INT_LIMIT < x < _INT_LIMIT:
+                            raise SchemaError(
+                                f"integer {x} is outside the int64 range; use an int node"
+                            )
             if t is S.DefaultDict:
                 push((v.factory, d))
         elif kind == _K_BYTES:
@@ -802,10 +816,16 @@ class Builder:
 
     # -- numpy
     def _array(self, v: S.Array) -> np.ndarray[Any, Any]:
-        dt = dtype_of(v.dtype, self.dtypes)
+        descr = v.dtype
+        dtypes = self.dtypes
+        dt = (
+            dtypes[descr]
+            if type(descr) is int and 0 <= descr < len(dtypes)
+            else dtype_of(descr, dtypes)
+        )
         off = v.data[0]
         shape = tuple(v.shape)
-        count = math.prod(shape)
+        count = shape[0] if len(shape) == 1 else math.prod(shape)
         if dt.itemsize == 0 or count == 0:
             try:
                 arr = np.zeros(shape, dtype=dt)
@@ -825,7 +845,10 @@ class Builder:
                     flat = raw.copy().view(dt)
             else:
                 flat = np.frombuffer(self.data, dtype=dt, count=count, offset=off)
-            arr = flat.reshape(shape[::-1]).T if v.order == "F" else flat.reshape(shape)
+            if len(shape) == 1:
+                arr = flat
+            else:
+                arr = flat.reshape(shape[::-1]).T if v.order == "F" else flat.reshape(shape)
         self._register(v, arr)
         return arr
 

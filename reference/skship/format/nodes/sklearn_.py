@@ -495,7 +495,10 @@ def validate_libsvm(name: str, args: Any, state: Any) -> None:
 
 def _estimator_checks(name: str, args: Any, state: Any) -> None:
     # Each check below looks at a dict state holding a key of its own (the distance
-    # metrics excepted): test the keys here, once, rather than in every check.
+    # metrics excepted): test the keys here, once, rather than in every check. None of
+    # them checks constructor arguments.
+    if state is ARGS_ONLY:
+        return
     if name.startswith("sklearn.metrics._dist_metrics."):
         validate_distance_metric(name, args, state)
     if not isinstance(state, dict) or not name.startswith("sklearn."):
