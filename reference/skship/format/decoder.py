@@ -668,8 +668,8 @@ class Builder:
         if len(v.v) >= _BULK and _scalars_only(v.v):
             obj.extend(v.v)  # scalars build to themselves
             return obj
-        build = self.build
-        obj.extend([build(c) for c in v.v])
+        build, scalar = self.build, _SCALAR_TYPES
+        obj.extend([c if type(c) in scalar else build(c) for c in v.v])
         return obj
 
     def _tuple(self, v: S.Tuple) -> tuple[Any, ...]:
@@ -677,8 +677,8 @@ class Builder:
             obj = tuple(v.v)
         else:
             self._register(v, _OPEN)
-            build = self.build
-            obj = tuple([build(c) for c in v.v])
+            build, scalar = self.build, _SCALAR_TYPES
+            obj = tuple([c if type(c) in scalar else build(c) for c in v.v])
         self._register(v, obj)
         return obj
 
@@ -730,8 +730,9 @@ class Builder:
             if len(v.v) >= _BULK and _scalars_only(list(v.v.values())):
                 obj.update(v.v)  # scalars build to themselves
             else:
+                scalar = _SCALAR_TYPES
                 for k, x in v.v.items():
-                    obj[k] = build(x)
+                    obj[k] = x if type(x) in scalar else build(x)
         else:
             for kv, x in v.items or ():
                 key = build(kv)
@@ -861,6 +862,9 @@ class Builder:
             ) from None
         self._register(v, arr)
         flat = arr.reshape(-1)
+        if _scalars_only(v.v):  # strings, as categories and vocabularies hold
+            flat[:] = v.v
+            return arr
         build = self.build
         for i, c in enumerate(v.v):
             flat[i] = build(c)
