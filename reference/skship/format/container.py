@@ -588,9 +588,7 @@ class DataVerifier:
         self._expected = expected
         self._result: list[str] = []
         self._thread: threading.Thread | None = None
-        # A thread costs ~70 us to start and join; sha256 runs at ~2 GB/s: from a
-        # quarter of a megabyte on, hashing on another core pays.
-        if memoryview(data).nbytes > (1 << 18):
+        if memoryview(data).nbytes > (1 << 20):
             self._thread = threading.Thread(target=_sha256_parts, args=([data], self._result))
             self._thread.start()
 
