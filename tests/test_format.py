@@ -583,3 +583,35 @@ def test_dtype_table() -> None:
         dtypes=[[["a", "<f8"]]],
     )
     assert skship.loads(inline_ok)["a"].tolist() == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("n", [3, 40])
+@pytest.mark.parametrize("kind", ["list", "tuple", "dict"])
+def test_out_of_range_int_in_a_collection_of_scalars_is_refused(kind: str, n: int) -> None:
+    """Long collections of scalars are audited whole (a C-level scan); short ones one by
+    one: both refuse an int outside int64, wherever it sits."""
+    for bad in (2**63, -(2**63)):
+        values: list[object] = ["s", 1.5, None, True, *range(n)]
+        values.insert(n // 2, bad)
+        node = (
+            {"t": "dict", "v": {str(i): x for i, x in enumerate(values)}}
+            if kind == "dict"
+            else {"t": kind, "v": values}
+        )
+        assert code_of(build(document(node))) == "E-SCHEMA-INVALID"
+
+
+@pytest.mark.parametrize("n", [3, 15, 16, 200])
+def test_collections_of_scalars_round_trip(n: int) -> None:
+    values = [None, True, False, 2**63 - 1, -(2**63) + 1, 0.5, "x", *range(n)]
+    obj = {
+        "list": values,
+        "tuple": tuple(values),
+        "dict": {f"k{i}": x for i, x in enumerate(values)},
+        "ints": list(range(n)),
+        "strs": {str(i): str(i) for i in range(n)},
+    }
+    back = skship.loads(skship.dumps(obj))
+    assert back == obj
+    assert type(back["tuple"]) is tuple
+    assert [type(x) for x in back["list"]] == [type(x) for x in values]

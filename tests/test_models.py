@@ -178,7 +178,14 @@ def _structured(doc: dict[str, Any], ref: dict[str, Any]) -> np.dtype[Any]:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("left_child", 10**6), ("right_child", 0), ("feature", 10**6), ("feature", -7)],
+    [
+        ("left_child", 10**6),
+        ("right_child", 0),
+        ("right_child", -1),  # one child only
+        ("feature", 10**6),
+        ("feature", -7),
+        ("left_child", -(2**63)),  # wraps when the check subtracts the node index
+    ],
 )
 def test_tree_with_bad_indices_is_refused(field: str, value: int) -> None:
     tree = DecisionTreeClassifier(max_depth=3, random_state=0).fit(

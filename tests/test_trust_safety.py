@@ -404,3 +404,26 @@ def test_libsvm_regression_state_is_checked(data: Any) -> None:
     skship.loads(skship.dumps(model))
     model._dual_coef_ = model._dual_coef_[:, :1]
     _refused_by_validation(model)
+
+
+def test_tree_predictor_fields_must_keep_scikit_learns_order(categorical_hgb: Any) -> None:
+    """TreePredictor.__setstate__ casts another record layout to scikit-learn's *by
+    position*: with ``left`` and ``depth`` swapped, the checked ``left`` would become
+    ``depth`` after the cast, and the unchecked ``depth`` values the children."""
+    from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
+
+    predictor = categorical_hgb._predictors[0][0]
+    skship.loads(skship.dumps(predictor))  # as written: trusted, valid
+    names = list(PREDICTOR_RECORD_DTYPE.names)
+    a, b = names.index("left"), names.index("depth")
+    names[a], names[b] = names[b], names[a]
+    swapped = np.dtype([(n, PREDICTOR_RECORD_DTYPE.fields[n][0]) for n in names])
+    nodes = np.zeros(len(predictor.nodes), dtype=swapped)
+    for n in names:
+        nodes[n] = predictor.nodes[n]
+    nodes["depth"] = 10**6  # would be every node's left child after the cast
+    assert nodes.astype(PREDICTOR_RECORD_DTYPE, casting="same_kind")["left"][0] == 10**6
+    predictor.nodes = nodes
+    with pytest.raises(errors.ValidationError) as info:
+        skship.loads(skship.dumps(predictor))
+    assert info.value.code == "E-VALIDATION-INDEX"

@@ -153,15 +153,31 @@ def dump(
 
 
 def _policy(trusted: Any) -> Any:
+    if trusted is None:
+        return _default_policy()
     from skship.format.trust import make_policy
 
     return make_policy(trusted)
+
+
+@cache
+def _default_policy() -> Any:
+    from skship.format.trust import make_policy
+
+    return make_policy(None)
+
+
+def _default_judge(doc: Any, found: Any) -> list[str]:
+    untrusted: list[str] = _policy(None).untrusted(found.names)
+    return untrusted
 
 
 def _trust_judge(trusted: Any, policy: Any) -> Any:
     """A function (doc, audit) -> untrusted names. Built before the file is read, so a
     bad ``trusted=`` or policy is reported before anything about the file."""
     if policy is None:
+        if trusted is None:
+            return _default_judge
         names_policy = _policy(trusted)
         return lambda doc, found: names_policy.untrusted(found.names)
     # A policy may trust a name at some paths only: judge every node where it is named.
@@ -172,12 +188,36 @@ def _trust_judge(trusted: Any, policy: Any) -> Any:
     return lambda doc, found: sorted({u.name for u in full.untrusted_uses(walk(doc, found.dtypes))})
 
 
+@cache
+def _reader() -> Any:
+    """The reading machinery, imported on the first load (``import skship`` stays light)
+    and then looked up once per load rather than imported again by every call."""
+    from types import SimpleNamespace
+
+    from skship.format import decoder
+    from skship.format.nodes.sklearn_ import STATE_COPIED_BY_TYPE
+    from skship.format.registry import generic_validators, validators
+
+    return SimpleNamespace(
+        Builder=decoder.Builder,
+        audit=decoder.audit,
+        decode_document=decoder.decode_document,
+        STATE_COPIED_BY_TYPE=STATE_COPIED_BY_TYPE,
+        generic_validators=generic_validators,
+        validators=validators,
+    )
+
+
 def _read(
     buf: Any, trusted: Any, limits: Limits | None, verify: bool, copy: bool, policy: Any = None
 ) -> Any:
-    from skship.format.decoder import Builder, audit, decode_document
-    from skship.format.nodes.sklearn_ import STATE_COPIED_BY_TYPE
-    from skship.format.registry import generic_validators, validators
+    r = _reader()
+    Builder, audit, decode_document = r.Builder, r.audit, r.decode_document
+    STATE_COPIED_BY_TYPE, generic_validators, validators = (
+        r.STATE_COPIED_BY_TYPE,
+        r.generic_validators,
+        r.validators,
+    )
 
     limits = limits or DEFAULT_LIMITS
     judge = _trust_judge(trusted, policy)
@@ -212,17 +252,30 @@ def _read(
             "the archive has a data member that schema.json does not describe",
             code="E-CONTAINER-MEMBER-UNKNOWN",
         )
+    # Stored data is then a view of the caller's buffer; decompressed data is ours.
+    copy_arrays = (
+        copy and pc is not None and doc.data is not None and doc.data.compression == "none"
+    )
+    # Skipping a copy is safe only when nobody can change the bytes after validation.
+    copies_state = STATE_COPIED_BY_TYPE if pc is None or isinstance(buf, bytes) else frozenset()
+    if (
+        copy_arrays
+        and 2 * found.data_bytes >= memoryview(data).nbytes
+        and copies_state.isdisjoint(found.names)
+    ):
+        # Every array needs a copy and arrays fill most of the section: one copy of the
+        # whole section (numpy's allocator, huge pages for large ones), and arrays are
+        # views of it, as load(path) makes them of its private buffer.
+        import numpy as np
+
+        data = np.frombuffer(data, np.uint8).copy()
+        copy_arrays = False
     builder = Builder(
         data,
         validators(),
         list(generic_validators()),
-        # Stored data is then a view of the caller's buffer; decompressed data is ours.
-        copy_arrays=copy
-        and pc is not None
-        and doc.data is not None
-        and doc.data.compression == "none",
-        # Skipping a copy is safe only when nobody can change the bytes after validation.
-        copies_state=STATE_COPIED_BY_TYPE if pc is None or isinstance(buf, bytes) else frozenset(),
+        copy_arrays=copy_arrays,
+        copies_state=copies_state,
         dtypes=found.dtypes,
     )
     try:

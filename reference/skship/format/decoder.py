@@ -117,6 +117,8 @@ def _check_header(doc: S.Document) -> None:
 
 
 def _check_extensions(extensions: Any) -> None:
+    if extensions == []:  # nearly every file
+        return
     if not isinstance(extensions, list) or not all(isinstance(e, str) for e in extensions):
         return  # the schema check reports it
     if len(set(extensions)) != len(extensions):
@@ -257,11 +259,12 @@ def _tuplify_field(field: list[Any]) -> list[Any]:
 class Audit:
     """What the audit found: names to import, node count, and the parsed dtype table."""
 
-    __slots__ = ("dtypes", "extensions", "names", "nodes")
+    __slots__ = ("data_bytes", "dtypes", "extensions", "names", "nodes")
 
     def __init__(self) -> None:
         self.names: dict[str, str] = {}  # name -> node kind that names it
         self.nodes = 0
+        self.data_bytes = 0  # bytes of the data section that nodes refer to
         self.dtypes: list[np.dtype[Any]] = []
         # (handler, type) of every ext node, first occurrence first
         self.extensions: dict[tuple[str, str], None] = {}
@@ -343,6 +346,25 @@ _NAME_ATTR: dict[type, str] = {
     S.Reduce: "type",
 }
 _SCALARS = (type(None), bool, int, float, str)
+_SCALAR_TYPES = frozenset(_SCALARS)
+_SHAPE_SIZES: dict[tuple[int, ...], int] = {}  # shapes that passed _check_shape
+# Collections at least this long are first scanned in C (``set(map(type, ...))``): when
+# every element is a scalar, the audit and the builder take them whole.
+_BULK = 16
+
+
+def _scalars_only(values: Any) -> bool:
+    """True if every element of ``values`` is a JSON scalar, and every int in it is in
+    the int64 range (else SchemaError, as the audit reports any such int)."""
+    types = set(map(type, values))
+    if not types <= _SCALAR_TYPES:
+        return False
+    if int in types:
+        ints = values if len(types) == 1 else [x for x in values if type(x) is int]
+        if not (min(ints) > -_INT_LIMIT and max(ints) < _INT_LIMIT):
+            bad = next(x for x in ints if not -_INT_LIMIT < x < _INT_LIMIT)
+            raise SchemaError(f"integer {bad} is outside the int64 range; use an int node")
+    return True
 
 
 def audit(doc: S.Document, limits: Limits) -> Audit:
@@ -357,10 +379,15 @@ def audit(doc: S.Document, limits: Limits) -> Audit:
     names = result.names
     count = 0
     push = stack.append
+    scalar_types = _SCALAR_TYPES
+    n_table = len(table)
+    shapes = _SHAPE_SIZES
+    max_array = limits.max_array_bytes
     while stack:
         v, depth = stack.pop()
-        if type(v) in _SCALARS:
-            if type(v) is int and not -_INT_LIMIT < v < _INT_LIMIT:
+        t = type(v)
+        if t in scalar_types:
+            if t is int and not -_INT_LIMIT < v < _INT_LIMIT:
                 raise SchemaError(f"integer {v} is outside the int64 range; use an int node")
             continue
         count += 1
@@ -368,7 +395,6 @@ def audit(doc: S.Document, limits: Limits) -> Audit:
             raise LimitError(f"the file has more than {max_nodes} nodes", code="E-LIMIT-NODES")
         if depth > max_depth:
             raise LimitError(f"values nest deeper than {max_depth} levels", code="E-LIMIT-DEPTH")
-        t = type(v)
         kind = _AUDIT_KIND[t]
         if kind == _K_REF:
             continue  # checked during construction, in document order
@@ -385,9 +411,39 @@ def audit(doc: S.Document, limits: Limits) -> Audit:
             if (kind == _K_OBJECT and t is not S.NamedTuple) or name not in names:
                 names[name] = _KIND_NAME[t]
         d = depth + 1
-        if kind == _K_SEQ:
-            for c in reversed(v.v):
-                push((c, d))
+        if kind == _K_ARRAY:  # the commonest node: checks inlined, shapes cached
+            descr = v.dtype
+            dt = table[descr] if type(descr) is int and 0 <= descr < n_table else None
+            if dt is None:
+                dt = dtype_of(descr, table)
+            shape = v.shape
+            key = tuple(shape)
+            size = shapes.get(key)
+            if size is None:
+                _check_shape(shape)
+                size = math.prod(shape)
+                if len(shapes) < 4096:
+                    shapes[key] = size
+            off, n = span = v.data
+            if n != size * dt.itemsize:
+                raise SchemaError(
+                    f"an array of shape {v.shape} and dtype {dt} needs {size * dt.itemsize} "
+                    f"bytes, but its data reference holds {n}",
+                    code="E-DATA-SIZE",
+                )
+            if off < 0 or n < 0 or off % 16 or off + n > data_size or n > max_array:
+                _check_ref(off, n, data_size, limits)
+            spans.append(span)
+        elif kind == _K_SEQ:
+            if len(v.v) < _BULK or not _scalars_only(v.v):
+                for c in reversed(v.v):
+                    tc = type(c)
+                    if tc not in scalar_types:
+                        push((c, d))
+                    elif tc is int and not -_INT_LIMIT < c < _INT_LIMIT:
+                        raise SchemaError(
+                            f"integer {c} is outside the int64 range; use an int node"
+                        )
             if t is S.ObjectArray:
                 _check_shape(v.shape)
                 if math.prod(v.shape) != len(v.v):
@@ -403,23 +459,18 @@ def audit(doc: S.Document, limits: Limits) -> Audit:
                     push((x, d))
                     push((k, d))
             else:
-                for x in reversed(list(v.v.values())):
-                    push((x, d))
+                values = list(v.v.values())
+                if len(values) < _BULK or not _scalars_only(values):
+                    for x in reversed(values):
+                        tx = type(x)
+                        if tx not in scalar_types:
+                            push((x, d))
+                        elif tx is int and not -_INT_LIMIT < x < _INT_LIMIT:
+                            raise SchemaError(
+                                f"integer {x} is outside the int64 range; use an int node"
+                            )
             if t is S.DefaultDict:
                 push((v.factory, d))
-        elif kind == _K_ARRAY:
-            dt = dtype_of(v.dtype, table)
-            _check_shape(v.shape)
-            off, n = v.data
-            want = math.prod(v.shape) * dt.itemsize
-            if n != want:
-                raise SchemaError(
-                    f"an array of shape {v.shape} and dtype {dt} needs {want} bytes, "
-                    f"but its data reference holds {n}",
-                    code="E-DATA-SIZE",
-                )
-            _check_ref(off, n, data_size, limits)
-            spans.append((off, n))
         elif kind == _K_BYTES:
             off, n = v.data
             _check_ref(off, n, data_size, limits)
@@ -481,7 +532,7 @@ def audit(doc: S.Document, limits: Limits) -> Audit:
             + (f" (not indexed: {', '.join(hidden[:5])})" if hidden else ""),
             code="E-SCHEMA-NAMES",
         )
-    _check_overlap(spans)
+    result.data_bytes = _check_overlap(spans)
     if result.extensions:
         # Found among the installed handlers by the name the file records; nothing the
         # file names is imported. Refused here, before anything is built.
@@ -518,15 +569,18 @@ def _check_ref(off: int, n: int, size: int, limits: Limits) -> None:
         )
 
 
-def _check_overlap(spans: list[tuple[int, int]]) -> None:
+def _check_overlap(spans: list[tuple[int, int]]) -> int:
+    """Refuse overlapping data references; return how many bytes they cover."""
     spans = sorted(s for s in spans if s[1])
-    end = 0
+    end = total = 0
     for off, n in spans:
         if off < end:
             raise SchemaError(
                 f"data reference at {off} overlaps the one before it", code="E-DATA-OVERLAP"
             )
         end = off + n
+        total += n
+    return total
 
 
 # -------------------------------------------------------------------------- construct
@@ -611,14 +665,20 @@ class Builder:
     def _list(self, v: S.List) -> list[Any]:
         obj: list[Any] = []
         self._register(v, obj)
-        build = self.build
-        obj.extend([build(c) for c in v.v])
+        if len(v.v) >= _BULK and _scalars_only(v.v):
+            obj.extend(v.v)  # scalars build to themselves
+            return obj
+        build, scalar = self.build, _SCALAR_TYPES
+        obj.extend([c if type(c) in scalar else build(c) for c in v.v])
         return obj
 
     def _tuple(self, v: S.Tuple) -> tuple[Any, ...]:
-        self._register(v, _OPEN)
-        build = self.build
-        obj = tuple([build(c) for c in v.v])
+        if len(v.v) >= _BULK and _scalars_only(v.v):
+            obj = tuple(v.v)
+        else:
+            self._register(v, _OPEN)
+            build, scalar = self.build, _SCALAR_TYPES
+            obj = tuple([c if type(c) in scalar else build(c) for c in v.v])
         self._register(v, obj)
         return obj
 
@@ -667,8 +727,12 @@ class Builder:
         self._register(v, obj)
         build = self.build
         if v.v is not None:
-            for k, x in v.v.items():
-                obj[k] = build(x)
+            if len(v.v) >= _BULK and _scalars_only(list(v.v.values())):
+                obj.update(v.v)  # scalars build to themselves
+            else:
+                scalar = _SCALAR_TYPES
+                for k, x in v.v.items():
+                    obj[k] = x if type(x) in scalar else build(x)
         else:
             for kv, x in v.items or ():
                 key = build(kv)
@@ -753,10 +817,16 @@ class Builder:
 
     # -- numpy
     def _array(self, v: S.Array) -> np.ndarray[Any, Any]:
-        dt = dtype_of(v.dtype, self.dtypes)
+        descr = v.dtype
+        dtypes = self.dtypes
+        dt = (
+            dtypes[descr]
+            if type(descr) is int and 0 <= descr < len(dtypes)
+            else dtype_of(descr, dtypes)
+        )
         off = v.data[0]
         shape = tuple(v.shape)
-        count = math.prod(shape)
+        count = shape[0] if len(shape) == 1 else math.prod(shape)
         if dt.itemsize == 0 or count == 0:
             try:
                 arr = np.zeros(shape, dtype=dt)
@@ -765,12 +835,21 @@ class Builder:
                     f"an empty array of shape {shape} is too large", code="E-VALUE-INVALID"
                 ) from None
         else:
-            if self.copy_arrays:  # byte for byte, padding of structured dtypes included
-                own = bytearray(memoryview(self.data)[off : off + count * dt.itemsize])
-                flat = np.frombuffer(own, dtype=dt, count=count)
+            if self.copy_arrays:
+                # numpy's allocator (huge pages for large arrays: twice as fast as a
+                # bytearray). Byte for byte: structured dtypes go through uint8, so
+                # their padding is copied too.
+                if dt.names is None:
+                    flat = np.frombuffer(self.data, dtype=dt, count=count, offset=off).copy()
+                else:
+                    raw = np.frombuffer(self.data, np.uint8, count * dt.itemsize, off)
+                    flat = raw.copy().view(dt)
             else:
                 flat = np.frombuffer(self.data, dtype=dt, count=count, offset=off)
-            arr = flat.reshape(shape[::-1]).T if v.order == "F" else flat.reshape(shape)
+            if len(shape) == 1:
+                arr = flat
+            else:
+                arr = flat.reshape(shape[::-1]).T if v.order == "F" else flat.reshape(shape)
         self._register(v, arr)
         return arr
 
@@ -783,6 +862,9 @@ class Builder:
             ) from None
         self._register(v, arr)
         flat = arr.reshape(-1)
+        if _scalars_only(v.v):  # strings, as categories and vocabularies hold
+            flat[:] = v.v
+            return arr
         build = self.build
         for i, c in enumerate(v.v):
             flat[i] = build(c)

@@ -26,6 +26,29 @@ def _bad(what: str, msg: str) -> ValidationError:
     return ValidationError(f"{what}: {msg}", code="E-VALIDATION-INDEX")
 
 
+def _all(ok: np.ndarray[Any, Any]) -> bool:
+    """``ok.all()`` for a bool array, at a sixth of the cost (it runs once per tree)."""
+    return int(np.count_nonzero(ok)) == ok.size
+
+
+_SPANS: dict[int, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]] = {}
+
+
+def _child_span(count: int) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """For node i of ``count``: (i + 1, count - i - 1) as int64 and uint64, read-only
+    and cached, so that ``x - after`` viewed unsigned is below ``room`` exactly when
+    i < x < count."""
+    span = _SPANS.get(count)
+    if span is None:
+        after = np.arange(1, count + 1, dtype=np.int64)
+        room = (count - after).view(np.uint64)
+        after.flags.writeable = room.flags.writeable = False
+        span = (after, room)
+        if count <= 1 << 16 and len(_SPANS) < 1024:
+            _SPANS[count] = span
+    return span
+
+
 def _int(x: Any) -> bool:
     return isinstance(x, int | np.integer) and not isinstance(x, bool)
 
@@ -65,17 +88,19 @@ def validate_tree(name: str, args: Any, state: Any) -> None:
             what,
             f"values must be float64 of shape {(count, n_outputs, max_classes)}, got {values.shape}",
         )
-    left, right, feature = nodes["left_child"], nodes["right_child"], nodes["feature"]
-    leaf = left == TREE_LEAF
-    if not np.array_equal(leaf, right == TREE_LEAF):
-        raise _bad(what, "a node has exactly one child")
-    # Children come after their parent (so no index is out of range and there is no
-    # cycle), and split features are in range; leaves are exempt. One vectorised pass.
-    idx = np.arange(count)
-    ok = (left > idx) & (left < count) & (right > idx) & (right < count)
-    ok &= (feature >= 0) & (feature < n_features)
-    ok |= leaf
-    if not ok.all():
+    # Contiguous copies of the children (read twice below) cost less than strided reads.
+    left, right = nodes["left_child"].copy(), nodes["right_child"].copy()
+    feature = nodes["feature"]
+    # Every node is a leaf (both children -1) or has both children after it and inside
+    # the tree (so no index is out of range and there is no cycle) and its split
+    # feature in range. One vectorised pass; ``a <= x < b`` is one unsigned comparison,
+    # ``x - a < b - a``, since a negative difference wraps to a huge unsigned value.
+    after, room = _child_span(count)
+    ok = (left - after).view(np.uint64) < room
+    ok &= (right - after).view(np.uint64) < room
+    ok &= feature.view(np.uint64) < np.uint64(min(int(n_features), 2**63))
+    ok |= (left == TREE_LEAF) & (right == TREE_LEAF)
+    if not _all(ok):
         bad = int(np.argmin(ok))
         raise _bad(
             what,
@@ -134,13 +159,42 @@ _PREDICTOR_FIELDS = frozenset(
 )
 
 
+@cache
+def _predictor_dtype() -> Any:
+    from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
+
+    return PREDICTOR_RECORD_DTYPE
+
+
+_PREDICTOR_DTYPE_OK: dict[Any, bool] = {}
+
+
+def _predictor_dtype_ok(dtype: Any) -> bool:
+    """A predictor record layout: the fields the checks read, in the order of
+    scikit-learn's record dtype. TreePredictor.__setstate__ casts other layouts to that
+    dtype *by position*, so a file that reordered the fields would have ``left`` read
+    from another, unchecked field after its validation."""
+    ok = _PREDICTOR_DTYPE_OK.get(dtype)
+    if ok is None:
+        names = dtype.names or ()
+        ok = (
+            names == _predictor_dtype().names
+            and set(names) >= _PREDICTOR_FIELDS
+            and all(
+                # Integers that int64 holds exactly, so the checks' arithmetic is exact.
+                dtype.fields[f][0].kind in "iub"
+                and (dtype.fields[f][0].kind != "u" or dtype.fields[f][0].itemsize < 8)
+                for f in _PREDICTOR_FIELDS
+            )
+        )
+        if len(_PREDICTOR_DTYPE_OK) < 64:
+            _PREDICTOR_DTYPE_OK[dtype] = ok
+    return ok
+
+
 def _predictor_parts(p: Any, what: str) -> tuple[np.ndarray[Any, Any], int, int]:
     nodes = getattr(p, "nodes", None)
-    if (
-        not isinstance(nodes, np.ndarray)
-        or nodes.ndim != 1
-        or not set(nodes.dtype.names or ()) >= _PREDICTOR_FIELDS
-    ):
+    if not isinstance(nodes, np.ndarray) or nodes.ndim != 1 or not _predictor_dtype_ok(nodes.dtype):
         raise _bad(what, "a predictor's nodes are not a 1-d array of predictor records")
     counts = []
     for attr in ("binned_left_cat_bitsets", "raw_left_cat_bitsets"):
@@ -168,24 +222,22 @@ def _check_predictor_nodes(preds: list[Any], n_features: int | None, what: str) 
     sizes = np.array([n for _, n, _ in parts], dtype=np.int64)
     if np.any(sizes < 1):
         raise _bad(what, "a predictor has no nodes")
-    starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
-    size_of = np.repeat(sizes, sizes)
-    local = np.arange(len(nodes), dtype=np.int64) - starts
-    inner = nodes["is_leaf"] == 0
-    ok = np.ones(len(nodes), dtype=bool)
-    for side in ("left", "right"):
-        child = nodes[side].astype(np.int64)
-        ok &= (child > local) & (child < size_of)
-    feature = nodes["feature_idx"].astype(np.int64)
-    ok &= feature >= 0
-    if n_features is not None:
-        ok &= feature < n_features
+    # Unsigned comparisons as in validate_tree: ``a <= x < b`` is ``x - a < b - a``.
+    after = np.arange(1, len(nodes) + 1, dtype=np.int64) - np.repeat(
+        np.cumsum(sizes) - sizes, sizes
+    )
+    room = (np.repeat(sizes, sizes) - after).view(np.uint64)
+    ok = (nodes["left"] - after).view(np.uint64) < room
+    ok &= (nodes["right"] - after).view(np.uint64) < room
+    limit = 2**63 if n_features is None else min(max(n_features, 0), 2**63)
+    ok &= nodes["feature_idx"].astype(np.int64).view(np.uint64) < np.uint64(limit)
     cat = nodes["is_categorical"] != 0
-    if cat[inner].any():
+    if cat.any():
         bits = np.repeat(np.array([b for _, _, b in parts], dtype=np.int64), sizes)
         b = nodes["bitset_idx"].astype(np.int64)
         ok &= ~cat | ((b >= 0) & (b < bits))
-    if not (ok | ~inner).all():
+    ok |= nodes["is_leaf"] != 0
+    if not _all(ok):
         raise _bad(what, "a split points outside its tree, its features or its bitsets")
 
 
@@ -198,17 +250,18 @@ def validate_tree_predictor(name: str, args: Any, state: Any) -> None:
     if not isinstance(state, dict):
         raise _bad(what, "state must be a dict")
     nodes = state.get("nodes")
-    if (
-        not isinstance(nodes, np.ndarray)
-        or nodes.ndim != 1
-        or not set(nodes.dtype.names or ()) >= _PREDICTOR_FIELDS
-    ):
-        raise _bad(what, "nodes must be a 1-d array of predictor records")
-    n = len(nodes)
-    idx = np.arange(n)
-    left, right = nodes["left"], nodes["right"]
-    ok = (left > idx) & (left < n) & (right > idx) & (right < n)
-    if not (ok | (nodes["is_leaf"] != 0)).all():
+    if not isinstance(nodes, np.ndarray) or nodes.ndim != 1 or not _predictor_dtype_ok(nodes.dtype):
+        raise _bad(
+            what,
+            "nodes must be a 1-d array of predictor records, fields in scikit-learn's order",
+        )
+    if len(nodes) < 1:  # prediction starts at node 0
+        raise _bad(what, "a predictor has no nodes")
+    after, room = _child_span(len(nodes))
+    ok = (nodes["left"] - after).view(np.uint64) < room
+    ok &= (nodes["right"] - after).view(np.uint64) < room
+    ok |= nodes["is_leaf"] != 0
+    if not _all(ok):
         raise _bad(what, "a child index is outside the tree")
 
 
@@ -441,16 +494,28 @@ def validate_libsvm(name: str, args: Any, state: Any) -> None:
 
 
 def _estimator_checks(name: str, args: Any, state: Any) -> None:
+    # Each check below looks at a dict state holding a key of its own (the distance
+    # metrics excepted): test the keys here, once, rather than in every check. None of
+    # them checks constructor arguments.
+    if state is ARGS_ONLY:
+        return
     if name.startswith("sklearn.metrics._dist_metrics."):
         validate_distance_metric(name, args, state)
-    if not name.startswith("sklearn."):
+    if not isinstance(state, dict) or not name.startswith("sklearn."):
         return
-    validate_tree_estimator(name, args, state)
-    validate_predictors(name, args, state)
-    validate_ensemble_trees(name, args, state)
-    validate_libsvm(name, args, state)
-    validate_neighbors_labels(name, args, state)
-    if name.startswith(("sklearn.cluster._kmeans.", "sklearn.cluster._bisect_k_means.")):
+    if "tree_" in state:
+        validate_tree_estimator(name, args, state)
+    if "_predictors" in state:
+        validate_predictors(name, args, state)
+    if "estimators_" in state:
+        validate_ensemble_trees(name, args, state)
+    if "_n_support" in state:
+        validate_libsvm(name, args, state)
+    if "_y" in state:
+        validate_neighbors_labels(name, args, state)
+    if "cluster_centers_" in state and name.startswith(
+        ("sklearn.cluster._kmeans.", "sklearn.cluster._bisect_k_means.")
+    ):
         validate_cluster_centers(name, args, state)
 
 
