@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import copy
 import filecmp
 import fractions
 import functools
@@ -2063,6 +2064,35 @@ def validator_vectors(s: Suite) -> None:
         "malicious",
         "hgb-child",
         "a histogram gradient boosting predictor whose root points to node 1000000",
+        f"{S}#attack-tree-indices",
+        blob,
+        "E-VALIDATION-INDEX",
+        rule="rule-validate-hgb",
+        level=py,
+        trusted=names,
+    )
+
+    # A predictor on its own, nodes stored with ``left`` and ``depth`` swapped: its
+    # __setstate__ casts by position, so the unchecked depths would become children.
+    from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
+
+    predictor = copy.deepcopy(hgb._predictors[0][0])
+    order = list(PREDICTOR_RECORD_DTYPE.names or ())
+    i, j = order.index("left"), order.index("depth")
+    order[i], order[j] = order[j], order[i]
+    swapped = np.zeros(
+        len(predictor.nodes), dtype=[(n, PREDICTOR_RECORD_DTYPE.fields[n][0]) for n in order]
+    )
+    for n in order:
+        swapped[n] = predictor.nodes[n]
+    swapped["depth"] = 10**6
+    predictor.nodes = swapped
+    blob, names = tampered(predictor, lambda doc, raw: None)
+    s.error(
+        "malicious",
+        "hgb-predictor-layout",
+        "a lone histogram gradient boosting predictor whose nodes swap the left and depth "
+        "fields (cast by position on load, the unchecked depths would become children)",
         f"{S}#attack-tree-indices",
         blob,
         "E-VALIDATION-INDEX",
