@@ -69,7 +69,6 @@ def _serialize(
     """The file as a list of pieces to write in order; with ``whole``, as one piece
     (a large stored file is then assembled in place rather than joined)."""
     from skship.format.container import (
-        DIGEST_HOLE,
         Hasher,
         schema_member_with_hole,
         write_stored_bytes,
@@ -92,51 +91,26 @@ def _serialize(
     # collector would scan the whole heap every few thousand nodes for nothing.
     gc_was_enabled = gc.isenabled()
     gc.disable()
+    hasher = None
     try:
         with recursion_limit(DEFAULT_LIMITS.max_depth):
             root = enc.encode(obj)
+            if protocol == 2:
+                from skship.format.protocol2 import write_protocol2
+
+                return [write_protocol2(root, b"".join(enc.data.parts), enc.dtypes)]
+            parts = enc.data.parts
+            size = enc.data.size
+            if size >= _LARGE:
+                hasher = Hasher(parts)
+            head, tail = _document(enc, root, comp, sample)
+    except BaseException:
+        if hasher is not None:  # let the thread finish before the parts go away
+            hasher.result()
+        raise
     finally:
         if gc_was_enabled:
             gc.enable()
-    if protocol == 2:
-        from skship.format.protocol2 import write_protocol2
-
-        with recursion_limit(DEFAULT_LIMITS.max_depth):
-            return [write_protocol2(root, b"".join(enc.data.parts), enc.dtypes)]
-    parts = enc.data.parts
-    size = enc.data.size
-    hasher = Hasher(parts) if size >= _LARGE else None
-    doc: dict[str, Any] = {
-        "protocol": 3,
-        "writer": {"name": "skship", "version": __version__},
-        "environment": _environment(),
-        "names": dict(sorted(enc.names.items())),
-    }
-    if enc.dtypes:
-        doc["dtypes"] = enc.dtypes
-    doc["root"] = root
-    if size:
-        # The digest is filled in once known; the JSON ends with it (the signature,
-        # which follows in the document, is spliced in after).
-        doc["data"] = {
-            "member": DATA_MEMBER,
-            "compression": comp,
-            "size": size,
-            "sha256": DIGEST_HOLE.decode(),
-        }
-    try:
-        with recursion_limit(DEFAULT_LIMITS.max_depth):
-            head = _json.encode(doc)
-            tail = b"}"
-            if sample is not None:
-                tail = b',"signature":' + _json.encode(_signature(sample)) + tail
-    except (TypeError, ValueError, msgspec.EncodeError) as exc:
-        if hasher is not None:
-            hasher.result()
-        raise UnsupportedTypeError(
-            f"a value cannot be written as JSON ({exc}); strings must be valid Unicode "
-            "without lone surrogates"
-        ) from None
     out: list[Any] = []
     if not size:
         write_container(out, head[:-1] + tail, None, 0, 0, comp)
@@ -156,6 +130,44 @@ def _serialize(
     member = (method, body[:hole] + digest + body[hole + 64 :])
     write_container(out, prefix + digest + suffix, parts, size, crc, comp, member)
     return out
+
+
+def _document(enc: Any, root: Any, comp: str, sample: Any) -> tuple[bytes, bytes]:
+    """schema.json as ``head[:-1] + tail``: ``head`` is the document up to its data
+    member, ending with the placeholder digest when there is one; ``tail`` closes
+    it, with the signature when there is one."""
+    from skship.format.container import DIGEST_HOLE
+
+    doc: dict[str, Any] = {
+        "protocol": 3,
+        "writer": {"name": "skship", "version": __version__},
+        "environment": _environment(),
+        "names": dict(sorted(enc.names.items())),
+    }
+    if enc.dtypes:
+        doc["dtypes"] = enc.dtypes
+    doc["root"] = root
+    if enc.data.size:
+        # The digest is filled in once known, so the JSON ends with it; the
+        # signature, which follows in the document, is spliced in after.
+        doc["data"] = {
+            "member": DATA_MEMBER,
+            "compression": comp,
+            "size": enc.data.size,
+            "sha256": DIGEST_HOLE.decode(),
+        }
+    signature = None if sample is None else _signature(sample)
+    try:
+        head = _json.encode(doc)
+        tail = b"}"
+        if signature is not None:
+            tail = b',"signature":' + _json.encode(signature) + tail
+    except (TypeError, ValueError, msgspec.EncodeError) as exc:
+        raise UnsupportedTypeError(
+            f"a value cannot be written as JSON ({exc}); strings must be valid Unicode "
+            "without lone surrogates"
+        ) from None
+    return head, tail
 
 
 def dumps(

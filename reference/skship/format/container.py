@@ -24,7 +24,7 @@ import threading
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from skship.errors import ContainerError, IntegrityError, LimitError, SkshipError
 from skship.format.limits import Limits
@@ -190,8 +190,7 @@ def _zip64_extra(*values: int) -> bytes:
     )
 
 
-@dataclass(frozen=True)
-class _Entry:
+class _Entry(NamedTuple):
     name: bytes
     method: int
     crc: int

@@ -16,6 +16,7 @@ import functools
 import itertools
 import math
 import types
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -77,7 +78,7 @@ class Encoder:
         self._depth = 0
         # The reader counts leaf nodes (a float node, a type node) as a level too.
         self._max_depth = DEFAULT_LIMITS.max_depth - 1
-        self._exact = {
+        self._exact: dict[type, Callable[[Any], Any]] = {
             _NoneType: _ident,
             bool: _ident,
             str: _ident,
@@ -430,6 +431,7 @@ class Encoder:
         if handler is not None:
             return self._ext(obj, t, handler)
         if isinstance(obj, np.generic):
+            self._exact[t] = self._npscalar  # decided by the type alone
             return self._npscalar(obj)
         if isinstance(obj, np.ndarray):
             if t is np.memmap:
@@ -453,6 +455,10 @@ class Encoder:
             return {"t": "function", "name": self._named(obj, "function")}
         if isinstance(obj, tuple) and hasattr(t, "_fields"):
             return self._namedtuple(obj)
+        if t.__name__ not in _FUNCTION_TYPES and not t.__module__.startswith("scipy.sparse"):
+            # Every test above looked at the type alone: later instances go straight
+            # to _object (for this dump; a handler registered later is seen next time).
+            self._exact[t] = self._object
         return self._object(obj)
 
     def _ext(self, obj: Any, cls: type, name: str) -> Any:
@@ -624,16 +630,22 @@ def _sort_key(x: Any) -> bytes:
     return key
 
 
-def _is_function(obj: Any) -> bool:
-    tname = type(obj).__name__
-    return tname in {
+_FUNCTION_TYPES = frozenset(
+    {
         "function",
         "builtin_function_or_method",
         "ufunc",
         "cython_function_or_method",
         "_ArrayFunctionDispatcher",
         "fused_cython_function",
-    } and (getattr(obj, "__self__", None) is None or isinstance(obj.__self__, types.ModuleType))
+    }
+)
+
+
+def _is_function(obj: Any) -> bool:
+    return type(obj).__name__ in _FUNCTION_TYPES and (
+        getattr(obj, "__self__", None) is None or isinstance(obj.__self__, types.ModuleType)
+    )
 
 
 def _same_value(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> bool:
