@@ -459,8 +459,25 @@ def _new_bytes(n: int) -> tuple[bytes, Any] | None:
         hi = (addr + n) & ~(_HUGE - 1)
         if hi > lo:
             madvise(lo, hi - lo, _MADV_HUGEPAGE)
-    view = np.ctypeslib.as_array((ctypes.c_ubyte * n).from_address(addr))
+    # An array interface rather than a ctypes array type: ctypes caches one type per
+    # length, which would grow with every differently sized dump.
+    view = np.asarray(_RawMemory(addr, n))
     return buf, view
+
+
+class _RawMemory:
+    """Describes ``n`` writable bytes at ``addr`` to numpy; whoever uses the array
+    keeps the memory's owner alive."""
+
+    __slots__ = ("__array_interface__",)
+
+    def __init__(self, addr: int, n: int) -> None:
+        self.__array_interface__ = {
+            "data": (addr, False),
+            "shape": (n,),
+            "typestr": "|u1",
+            "version": 3,
+        }
 
 
 _HUGE = 2 << 20
