@@ -620,6 +620,15 @@ def test_large_files_are_laid_out_before_their_digest_is_known(
     loaded = skship.loads(blob)
     np.testing.assert_array_equal(loaded["w"], obj["w"])
     assert loaded["v"] == vocab and loaded["b"] == obj["b"]
+    # The reader written from the spec alone reads it too.
+    import importlib.util
+
+    minimal = Path(__file__).parents[1] / "conformance/examples/minimal_reader/minimal_reader.py"
+    spec = importlib.util.spec_from_file_location("minimal_reader_large", minimal)
+    assert spec is not None and spec.loader is not None
+    reader = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(reader)
+    assert reader.read(str(path), [], reader.DEFAULT_LIMITS) is not None
     # Where a bytes object cannot be filled in place (not CPython), the same bytes
     # are joined from pieces.
     from skship.format import container
