@@ -102,7 +102,9 @@ def _serialize(
             parts = enc.data.parts
             size = enc.data.size
             if size >= _LARGE:
-                hasher = Hasher(parts)
+                # Filled in place, the CRC-32 is computed as the data is copied: the
+                # thread then has only the sha256 to do, the longest task of a dump.
+                hasher = Hasher(parts, crc=not (whole and comp == "none"))
             head, tail = _document(enc, root, comp, sample)
     except BaseException:
         if hasher is not None:  # let the thread finish before the parts go away

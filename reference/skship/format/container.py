@@ -117,15 +117,23 @@ class Hasher:
     object graph has been walked: while the walk runs Python code, each of the
     thread's GIL requests would wait a whole switch interval (5 ms)."""
 
-    def __init__(self, parts: Sequence[Any]) -> None:
+    def __init__(self, parts: Sequence[Any], crc: bool = True) -> None:
         self._result: list[Any] = []
-        self._thread = threading.Thread(target=self._run, args=(parts,), daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(parts, crc), daemon=True)
         self._thread.start()
 
-    def _run(self, parts: Sequence[Any]) -> None:
-        self._result += _digests(parts)
+    def _run(self, parts: Sequence[Any], crc: bool) -> None:
+        if crc:
+            self._result += _digests(parts)
+            return
+        h = hashlib.sha256()
+        for p in parts:
+            h.update(p)
+        self._result += [h.hexdigest(), None]
 
     def result(self) -> tuple[str, int]:
+        """sha256 (hex) and CRC-32; the CRC is None when the thread was told to
+        leave it to the caller (who can compute it alongside a copy)."""
         self._thread.join()
         return self._result[0], self._result[1]
 
@@ -405,7 +413,7 @@ def write_stored_bytes(
     sees it (the same thing ``bytes.join`` does in C), backed by huge pages where
     the kernel offers them, so a large file is copied once at memory speed."""
     if hasher is None:
-        hasher = Hasher(parts)
+        hasher = Hasher(parts, crc=False)
     method, body, hole = schema_member_with_hole(prefix, suffix, size, "none")
     # Lay out with placeholder digests: every length is already final.
     placeholder = prefix + DIGEST_HOLE + suffix
@@ -415,17 +423,25 @@ def write_stored_bytes(
     out = _new_bytes(total)
     if out is None:  # not CPython: assemble the pieces once the digest is known
         sha, crc = hasher.result()
+        if crc is None:
+            crc = 0
+            for p in parts:
+                crc = _crc32(p, crc)
         digest = sha.encode()
         member = (method, body[:hole] + digest + body[hole + 64 :])
         head, tail = _frame(prefix + digest + suffix, member, size, size, crc, METHOD_STORED)
         return b"".join([*head, *parts, *tail])
     buf, view = out
     pos = data_at
+    crc = 0
     for p in parts:
         n = len(p) if type(p) is bytes else p.nbytes
         view[pos : pos + n] = p if type(p) is not bytes else memoryview(p)
+        crc = _crc32(p, crc)
         pos += n
-    sha, crc = hasher.result()
+    sha, hasher_crc = hasher.result()
+    if hasher_crc is not None:
+        crc = hasher_crc
     digest = sha.encode()
     member = (method, body[:hole] + digest + body[hole + 64 :])
     head, tail = _frame(prefix + digest + suffix, member, size, size, crc, METHOD_STORED)
