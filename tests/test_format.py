@@ -590,7 +590,7 @@ def test_dtype_table() -> None:
 def test_large_files_are_laid_out_before_their_digest_is_known(
     sample: bool, words: int, tmp_path: Path
 ) -> None:
-    """From 256 KiB of data, dumps copies the data into place while another thread
+    """From 1 MiB of data, dumps copies the data into place while another thread
     hashes it, and fills in the digest afterwards. The file must be the same one
     dump writes, a valid zip with every CRC and digest right, and load back."""
     from skship.api import _LARGE

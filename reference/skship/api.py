@@ -60,7 +60,7 @@ def _signature(sample: Any) -> dict[str, Any]:
     return signature_of(sample)
 
 
-_LARGE = 1 << 18  # data sections from this size are hashed on another thread
+_LARGE = 1 << 20  # data sections from this size are hashed on another thread
 
 
 def _serialize(
