@@ -615,3 +615,61 @@ def test_collections_of_scalars_round_trip(n: int) -> None:
     assert back == obj
     assert type(back["tuple"]) is tuple
     assert [type(x) for x in back["list"]] == [type(x) for x in values]
+
+
+@pytest.mark.parametrize("sample", [False, True])
+@pytest.mark.parametrize("words", [0, 12000])
+def test_large_files_are_laid_out_before_their_digest_is_known(
+    sample: bool, words: int, tmp_path: Path
+) -> None:
+    """From 1 MiB of data, dumps copies the data into place while another thread
+    hashes it, and fills in the digest afterwards. The file must be the same one
+    dump writes, a valid zip with every CRC and digest right, and load back."""
+    from skship.api import _LARGE
+    from skship.format.schemas import validator
+
+    rng = np.random.default_rng(0)
+    # Many words make a schema.json longer than an eighth of the data: it is stored.
+    vocab = {"".join(rng.choice(list("abcdefgh"), 12)): i for i in range(words)}
+    obj = {"w": rng.standard_normal(_LARGE // 8 + 7), "v": vocab, "b": b"x" * 33}
+    kw = {"sample": np.zeros((2, 3))} if sample else {}
+    blob = skship.dumps(obj, **kw)
+    assert blob == skship.dumps(obj, **kw)
+    path = tmp_path / "big.skops"
+    skship.dump(obj, path, **kw)
+    assert path.read_bytes() == blob
+    zf = zipfile.ZipFile(io.BytesIO(blob))
+    assert zf.testzip() is None  # every CRC-32
+    schema = zf.read("schema.json")
+    doc = msgspec.json.decode(schema)
+    validator("format/3/document").validate(doc)
+    assert doc["data"]["sha256"] == hashlib.sha256(zf.read("data")).hexdigest()
+    assert zf.comment == b"sha256=" + hashlib.sha256(schema).hexdigest().encode()
+    assert ("signature" in doc) is sample
+    stored = zf.getinfo("schema.json").compress_type == zipfile.ZIP_STORED
+    assert stored is (len(schema) * 8 > len(zf.read("data")) and len(schema) > 16 << 10)
+    assert stored is bool(words)
+    loaded = skship.loads(blob)
+    np.testing.assert_array_equal(loaded["w"], obj["w"])
+    assert loaded["v"] == vocab and loaded["b"] == obj["b"]
+    # The reader written from the spec alone reads it too.
+    import importlib.util
+
+    minimal = Path(__file__).parents[1] / "conformance/examples/minimal_reader/minimal_reader.py"
+    spec = importlib.util.spec_from_file_location("minimal_reader_large", minimal)
+    assert spec is not None and spec.loader is not None
+    reader = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(reader)
+    assert reader.read(str(path), [], reader.DEFAULT_LIMITS) is not None
+    # Where a bytes object cannot be filled in place (not CPython), the same bytes
+    # are joined from pieces.
+    from skship.format import container
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(container, "_new_bytes", lambda n: None)
+        assert skship.dumps(obj, **kw) == blob
+    for compression in ("deflate", "zstd"):
+        packed = skship.dumps(obj, compression=compression, **kw)
+        np.testing.assert_array_equal(skship.loads(packed)["w"], obj["w"])
+        packed_zf = zipfile.ZipFile(io.BytesIO(packed))
+        assert packed_zf.getinfo("schema.json").compress_type == zipfile.ZIP_DEFLATED

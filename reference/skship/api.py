@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import mmap as _mmap
 import os
 import sys
@@ -59,7 +60,19 @@ def _signature(sample: Any, model: Any) -> dict[str, Any]:
     return signature_of(sample, model)
 
 
-def _serialize(obj: Any, compression: str | None, sample: Any, protocol: int = 3) -> list[Any]:
+_LARGE = 1 << 20  # data sections from this size are hashed on another thread
+
+
+def _serialize(
+    obj: Any, compression: str | None, sample: Any, protocol: int = 3, whole: bool = False
+) -> list[Any]:
+    """The file as a list of pieces to write in order; with ``whole``, as one piece
+    (a large stored file is then assembled in place rather than joined)."""
+    from skship.format.container import (
+        Hasher,
+        schema_member_with_hole,
+        write_stored_bytes,
+    )
     from skship.format.encoder import Encoder
 
     if compression not in _COMPRESSIONS:
@@ -74,18 +87,59 @@ def _serialize(obj: Any, compression: str | None, sample: Any, protocol: int = 3
         raise InvalidArgumentError("protocol=2 files take neither compression nor sample")
     comp = compression or "none"
     enc = Encoder()
+    # The walk allocates a node per object and frees none of them: the cyclic
+    # collector would scan the whole heap every few thousand nodes for nothing.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    hasher = None
     try:
         with recursion_limit(DEFAULT_LIMITS.max_depth):
             root = enc.encode(obj)
-    except BaseException:
-        enc.data.abandon()
-        raise
-    if protocol == 2:
-        from skship.format.protocol2 import write_protocol2
+            if protocol == 2:
+                from skship.format.protocol2 import write_protocol2
 
-        enc.data.abandon()
-        with recursion_limit(DEFAULT_LIMITS.max_depth):
-            return [write_protocol2(root, b"".join(enc.data.parts), enc.dtypes)]
+                return [write_protocol2(root, b"".join(enc.data.parts), enc.dtypes)]
+            parts = enc.data.parts
+            size = enc.data.size
+            if size >= _LARGE:
+                # Filled in place, the CRC-32 is computed as the data is copied: the
+                # thread then has only the sha256 to do, the longest task of a dump.
+                hasher = Hasher(parts, crc=not (whole and comp == "none"))
+            head, tail = _document(enc, obj, root, comp, sample)
+    except BaseException:
+        if hasher is not None:  # let the thread finish before the parts go away
+            hasher.result()
+        raise
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    out: list[Any] = []
+    if not size:
+        write_container(out, head[:-1] + tail, None, 0, 0, comp)
+        return out
+    prefix, suffix = head[: -3 - 64], head[-3:-1] + tail
+    if hasher is None:
+        sha, crc = enc.data.digests()
+        write_container(out, prefix + sha.encode() + suffix, parts, size, crc, comp)
+        return out
+    if whole and comp == "none":
+        return [write_stored_bytes(prefix, suffix, parts, size, hasher)]
+    # A large file is laid out the same way whether it is returned whole or written
+    # in pieces, so dump and dumps give the same bytes.
+    method, body, hole = schema_member_with_hole(prefix, suffix, size, comp)
+    sha, crc = hasher.result()
+    digest = sha.encode()
+    member = (method, body[:hole] + digest + body[hole + 64 :])
+    write_container(out, prefix + digest + suffix, parts, size, crc, comp, member)
+    return out
+
+
+def _document(enc: Any, obj: Any, root: Any, comp: str, sample: Any) -> tuple[bytes, bytes]:
+    """schema.json as ``head[:-1] + tail``: ``head`` is the document up to its data
+    member, ending with the placeholder digest when there is one; ``tail`` closes
+    it, with the signature when there is one."""
+    from skship.format.container import DIGEST_HOLE
+
     doc: dict[str, Any] = {
         "protocol": 3,
         "writer": {"name": "skship", "version": __version__},
@@ -95,30 +149,27 @@ def _serialize(obj: Any, compression: str | None, sample: Any, protocol: int = 3
     if enc.dtypes:
         doc["dtypes"] = enc.dtypes
     doc["root"] = root
-    parts = enc.data.parts
     if enc.data.size:
-        sha, crc = enc.data.digests()
+        # The digest is filled in once known, so the JSON ends with it; the
+        # signature, which follows in the document, is spliced in after.
         doc["data"] = {
             "member": DATA_MEMBER,
             "compression": comp,
             "size": enc.data.size,
-            "sha256": sha,
+            "sha256": DIGEST_HOLE.decode(),
         }
-    else:
-        crc = 0
-    if sample is not None:
-        doc["signature"] = _signature(sample, obj)
+    signature = None if sample is None else _signature(sample, obj)
     try:
-        with recursion_limit(DEFAULT_LIMITS.max_depth):
-            schema = _json.encode(doc)
+        head = _json.encode(doc)
+        tail = b"}"
+        if signature is not None:
+            tail = b',"signature":' + _json.encode(signature) + tail
     except (TypeError, ValueError, msgspec.EncodeError) as exc:
         raise UnsupportedTypeError(
             f"a value cannot be written as JSON ({exc}); strings must be valid Unicode "
             "without lone surrogates"
         ) from None
-    out: list[Any] = []
-    write_container(out, schema, parts if enc.data.size else None, enc.data.size, crc, comp)
-    return out
+    return head, tail
 
 
 def dumps(
@@ -132,7 +183,8 @@ def dumps(
     ``protocol=2`` writes upstream skops's protocol 2 instead, for consumers that still
     load with ``skops.io`` (no digest, no signature; see the upstream guide).
     """
-    return b"".join(_serialize(obj, compression, sample, protocol))
+    pieces = _serialize(obj, compression, sample, protocol, whole=True)
+    return pieces[0] if len(pieces) == 1 and type(pieces[0]) is bytes else b"".join(pieces)
 
 
 def dump(

@@ -14,15 +14,17 @@ silently tolerates.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import hashlib
-import queue
 import re
 import struct
+import sys
 import threading
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from skship.errors import ContainerError, IntegrityError, LimitError, SkshipError
 from skship.format.limits import Limits
@@ -68,83 +70,70 @@ _EOCD64_LOC = struct.Struct("<IIQI")
 
 class DataSection:
     """Collects blobs at 16-byte-aligned offsets; the bytes are never concatenated
-    until written, so a dump copies each array once.
+    until written, so a dump copies each array once."""
 
-    Once the section passes a few megabytes, a background thread starts hashing it
-    (sha256 and the zip CRC-32) while the encoder is still walking the object graph:
-    hashlib and zlib release the GIL, so the digests cost little wall time on a
-    second core."""
-
-    __slots__ = ("_hasher", "parts", "size")
-
-    STREAM_AFTER = 4 << 20
+    __slots__ = ("parts", "size")
 
     def __init__(self) -> None:
         self.parts: list[Any] = []
         self.size = 0
-        self._hasher: _StreamHasher | None = None
 
-    def add(self, buf: memoryview) -> tuple[int, int]:
-        pad = -self.size % BLOB_ALIGN
+    def add(self, buf: Any) -> tuple[int, int]:
+        """Append a C-contiguous buffer (a memoryview, bytes, or a 1-d uint8 array)."""
+        size = self.size
+        pad = -size % BLOB_ALIGN
         if pad:
-            self._append(b"\0" * pad)
-        offset = self.size
-        n = buf.nbytes
+            self.parts.append(_ZEROS[pad])
+            size += pad
+        n = buf.nbytes if type(buf) is not bytes else len(buf)
         if n:
-            self._append(buf)
-        return offset, n
-
-    def _append(self, part: Any) -> None:
-        self.parts.append(part)
-        self.size += memoryview(part).nbytes
-        if self._hasher is not None:
-            self._hasher.put(part)
-        elif self.size > self.STREAM_AFTER:
-            self._hasher = _StreamHasher(self.parts)
-
-    def abandon(self) -> None:
-        """Stop the hashing thread of a dump that failed."""
-        if self._hasher is not None:
-            self._hasher.finish()
-            self._hasher = None
+            self.parts.append(buf)
+        self.size = size + n
+        return size, n
 
     def digests(self) -> tuple[str, int]:
         """sha256 (hex) and CRC-32 of the whole section."""
-        if self._hasher is not None:
-            return self._hasher.finish()
-        h = hashlib.sha256()
-        crc = 0
-        for p in self.parts:
-            h.update(p)
-            crc = _crc32(p, crc)
-        return h.hexdigest(), crc
+        return _digests(self.parts)
 
 
-class _StreamHasher:
-    """sha256 and CRC-32 of parts fed to a worker thread as they are produced."""
+_ZEROS = [b"\0" * i for i in range(BLOB_ALIGN)]
 
-    def __init__(self, initial: list[Any]) -> None:
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+
+def _digests(parts: Sequence[Any]) -> tuple[str, int]:
+    h = hashlib.sha256()
+    crc = 0
+    for p in parts:
+        h.update(p)
+        crc = _crc32(p, crc)
+    return h.hexdigest(), crc
+
+
+class Hasher:
+    """sha256 and CRC-32 of a list of buffers, computed on another thread.
+
+    hashlib and zlib release the GIL for large buffers, and the thread that starts
+    this one then spends its time in GIL-free copies, compression or msgspec, so
+    the digests cost little wall time on a second core. It starts only once the
+    object graph has been walked: while the walk runs Python code, each of the
+    thread's GIL requests would wait a whole switch interval (5 ms)."""
+
+    def __init__(self, parts: Sequence[Any], crc: bool = True) -> None:
         self._result: list[Any] = []
-        for p in initial:
-            self._queue.put(p)
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(parts, crc), daemon=True)
         self._thread.start()
 
-    def put(self, part: Any) -> None:
-        self._queue.put(part)
-
-    def _run(self) -> None:
+    def _run(self, parts: Sequence[Any], crc: bool) -> None:
+        if crc:
+            self._result += _digests(parts)
+            return
         h = hashlib.sha256()
-        crc = 0
-        get = self._queue.get
-        while (part := get()) is not None:
-            h.update(part)
-            crc = _crc32(part, crc)
-        self._result += [h.hexdigest(), crc]
+        for p in parts:
+            h.update(p)
+        self._result += [h.hexdigest(), None]
 
-    def finish(self) -> tuple[str, int]:
-        self._queue.put(None)
+    def result(self) -> tuple[str, int]:
+        """sha256 (hex) and CRC-32; the CRC is None when the thread was told to
+        leave it to the caller (who can compute it alongside a copy)."""
         self._thread.join()
         return self._result[0], self._result[1]
 
@@ -206,14 +195,44 @@ def _zip64_extra(*values: int) -> bytes:
     )
 
 
-@dataclass(frozen=True)
-class _Entry:
+class _Entry(NamedTuple):
     name: bytes
     method: int
     crc: int
     csize: int
     usize: int
     offset: int
+
+
+def _deflate(schema: bytes) -> bytes:
+    c = zlib.compressobj(3, zlib.DEFLATED, -15, 9)
+    return c.compress(schema) + c.flush()
+
+
+SCHEMA_STORE_OVER = 16 << 10
+
+
+def deflates_schema(json_size: int, data_size: int, compression: str) -> bool:
+    """Whether the reference writer tries to deflate schema.json at all (it then
+    keeps the deflated bytes only when they are shorter).
+
+    Deflating JSON costs about as much per byte as the whole of a dump of a small
+    model, so a long schema.json is stored when the data section is stored and not
+    much larger than it (a vocabulary-heavy text model): the file grows a little and
+    is written several times faster. Compressed dumps always deflate it."""
+    return compression != "none" or json_size <= SCHEMA_STORE_OVER or json_size * 8 <= data_size
+
+
+def schema_member(
+    schema: bytes, data_size: int = 0, compression: str = "none"
+) -> tuple[int, bytes]:
+    """schema.json's method and bytes: deflated when :func:`deflates_schema` says
+    to try and the result is strictly shorter."""
+    if deflates_schema(len(schema), data_size, compression):
+        deflated = _deflate(schema)
+        if len(deflated) < len(schema):
+            return METHOD_DEFLATE, deflated
+    return METHOD_STORED, schema
 
 
 def write_container(
@@ -223,34 +242,56 @@ def write_container(
     data_size: int,
     data_crc: int,
     compression: str,
+    member: tuple[int, bytes] | None = None,
 ) -> None:
-    """Write the archive to a binary stream, or append its pieces to a list."""
+    """Write the archive to a binary stream, or append its pieces to a list.
+
+    ``member`` is schema.json's (method, bytes) when the caller has made them
+    already; by default they are made here."""
+    method = METHODS[compression]
+    if member is None:
+        member = schema_member(schema, data_size, compression)
+    if data_parts is None:
+        head, tail = _frame(schema, member, None, 0, 0, method)
+        pieces = head + tail
+    else:
+        body = data_parts if method == METHOD_STORED else compress_parts(data_parts, compression)
+        csize = sum(memoryview(p).nbytes for p in body)
+        head, tail = _frame(schema, member, csize, data_size, data_crc, method)
+        pieces = [*head, *body, *tail]
+    if isinstance(out, list):
+        out.extend(pieces)
+    else:
+        for p in pieces:
+            out.write(p)
+
+
+def _frame(
+    schema: bytes,
+    member: tuple[int, bytes],
+    csize: int | None,
+    data_size: int,
+    data_crc: int,
+    method: int,
+) -> tuple[list[Any], list[Any]]:
+    """Every byte of the archive except the data member's bytes: the pieces before
+    them and the pieces after them (``csize`` None: no data member)."""
     pieces: list[Any] = []
     pos = 0
     entries: list[_Entry] = []
 
-    def emit(b: Any) -> None:
-        nonlocal pos
-        pieces.append(b)
-        pos += memoryview(b).nbytes
-
     # schema.json: deflated when it pays (always for anything but the smallest files).
     name = SCHEMA_MEMBER.encode()
     s_crc = _crc32(schema)
-    c = zlib.compressobj(3, zlib.DEFLATED, -15, 9)
-    deflated = c.compress(schema) + c.flush()
-    if len(deflated) < len(schema):
-        s_method, s_body = METHOD_DEFLATE, deflated
-    else:
-        s_method, s_body = METHOD_STORED, schema
+    s_method, s_body = member
     entries.append(_Entry(name, s_method, s_crc, len(s_body), len(schema), pos))
-    emit(_local_header(name, s_method, s_crc, len(s_body), len(schema), b""))
-    emit(s_body)
+    pieces.append(_local_header(name, s_method, s_crc, len(s_body), len(schema), b""))
+    pieces.append(s_body)
+    pos += 30 + len(name) + len(s_body)
 
-    if data_parts is not None:
-        method = METHODS[compression]
-        body = data_parts if method == METHOD_STORED else compress_parts(data_parts, compression)
-        csize = sum(memoryview(p).nbytes for p in body)
+    head = pieces
+    pieces = []
+    if csize is not None:
         name = DATA_MEMBER.encode()
         z64 = csize >= _ZIP64_LIMIT or data_size >= _ZIP64_LIMIT
         extra = _zip64_extra(data_size, csize) if z64 else b""
@@ -258,18 +299,16 @@ def write_container(
         pad = -(pos + hdr_len + 6) % FILE_ALIGN
         extra += struct.pack("<HHH", _ALIGN_EXTRA_ID, 2 + pad, FILE_ALIGN) + b"\0" * pad
         entries.append(_Entry(name, method, data_crc, csize, data_size, pos))
-        emit(
-            _local_header(
-                name,
-                method,
-                data_crc,
-                _ZIP64_LIMIT if z64 else csize,
-                _ZIP64_LIMIT if z64 else data_size,
-                extra,
-            )
+        hdr = _local_header(
+            name,
+            method,
+            data_crc,
+            _ZIP64_LIMIT if z64 else csize,
+            _ZIP64_LIMIT if z64 else data_size,
+            extra,
         )
-        for p in body:
-            emit(p)
+        head.append(hdr)
+        pos += len(hdr) + csize
 
     cd_start = pos
     for e in entries:
@@ -282,7 +321,7 @@ def write_container(
         # APPNOTE 4.5.3: a zip64 field is present exactly when its header field is
         # 0xFFFFFFFF, so when the sizes move to the extra field both do.
         big = e.usize >= _ZIP64_LIMIT or e.csize >= _ZIP64_LIMIT
-        emit(
+        cd = (
             _CENTRAL.pack(
                 0x02014B50,
                 _MADE_BY,
@@ -305,17 +344,19 @@ def write_container(
             + e.name
             + extra
         )
+        pieces.append(cd)
+        pos += len(cd)
     cd_size = pos - cd_start
     if cd_start >= _ZIP64_LIMIT:
         eocd64_at = pos
-        emit(
+        pieces.append(
             _EOCD64.pack(
                 0x06064B50, 44, _MADE_BY, 45, 0, 0, len(entries), len(entries), cd_size, cd_start
             )
         )
-        emit(_EOCD64_LOC.pack(0x07064B50, 0, eocd64_at, 1))
+        pieces.append(_EOCD64_LOC.pack(0x07064B50, 0, eocd64_at, 1))
     comment = b"sha256=" + hashlib.sha256(schema).hexdigest().encode()
-    emit(
+    pieces.append(
         _EOCD.pack(
             0x06054B50,
             0,
@@ -328,12 +369,159 @@ def write_container(
         )
         + comment
     )
+    return head, pieces
 
-    if isinstance(out, list):
-        out.extend(pieces)
-    else:
-        for p in pieces:
-            out.write(p)
+
+# ------------------------------------------------------------- writing large files
+
+DIGEST_HOLE = b"0" * 64  # stands for the data section's sha256 until it is known
+_STORED_64 = b"\0" + struct.pack("<HH", 64, 0xFFFF ^ 64)  # a stored block of 64 bytes
+
+
+def schema_member_with_hole(
+    prefix: bytes, suffix: bytes, data_size: int, compression: str
+) -> tuple[int, bytes, int]:
+    """schema.json's method and bytes for the JSON ``prefix + <64 bytes> + suffix``,
+    laid out so that the 64 bytes sit verbatim at a known offset of the member:
+    returns (method, bytes with DIGEST_HOLE there, offset).
+
+    Deflated, the stream is three runs of blocks: ``prefix`` (ended by a full
+    flush, so nothing after refers back into it), one stored block holding the 64
+    bytes, then ``suffix``. Its length does not depend on those 64 bytes, so the
+    whole file can be laid out (and the data section copied into place) before the
+    data section's digest is known."""
+    if not deflates_schema(len(prefix) + 64 + len(suffix), data_size, compression):
+        return METHOD_STORED, prefix + DIGEST_HOLE + suffix, len(prefix)
+    c = zlib.compressobj(3, zlib.DEFLATED, -15, 9)
+    head = c.compress(prefix) + c.flush(zlib.Z_FULL_FLUSH)
+    tail = c.compress(suffix) + c.flush()
+    deflated = b"".join((head, _STORED_64, DIGEST_HOLE, tail))
+    if len(deflated) < len(prefix) + 64 + len(suffix):
+        return METHOD_DEFLATE, deflated, len(head) + len(_STORED_64)
+    return METHOD_STORED, prefix + DIGEST_HOLE + suffix, len(prefix)
+
+
+def write_stored_bytes(
+    prefix: bytes, suffix: bytes, parts: Sequence[Any], size: int, hasher: Hasher | None = None
+) -> bytes:
+    """The whole file for a stored data section, as one bytes object written once.
+
+    schema.json is ``prefix + <data sha256 hex> + suffix``. The digest is computed
+    on another thread while the data section is copied into its final place; then
+    the digest, the CRC-32s and the archive comment are filled in. On CPython the
+    result is a bytes object allocated uninitialised and filled before anyone else
+    sees it (the same thing ``bytes.join`` does in C), backed by huge pages where
+    the kernel offers them, so a large file is copied once at memory speed."""
+    if hasher is None:
+        hasher = Hasher(parts, crc=False)
+    method, body, hole = schema_member_with_hole(prefix, suffix, size, "none")
+    # Lay out with placeholder digests: every length is already final.
+    placeholder = prefix + DIGEST_HOLE + suffix
+    head, tail = _frame(placeholder, (method, body), size, size, 0, METHOD_STORED)
+    data_at = sum(len(p) for p in head)
+    total = data_at + size + sum(len(p) for p in tail)
+    out = _new_bytes(total)
+    if out is None:  # not CPython: assemble the pieces once the digest is known
+        sha, crc = hasher.result()
+        if crc is None:
+            crc = 0
+            for p in parts:
+                crc = _crc32(p, crc)
+        digest = sha.encode()
+        member = (method, body[:hole] + digest + body[hole + 64 :])
+        head, tail = _frame(prefix + digest + suffix, member, size, size, crc, METHOD_STORED)
+        return b"".join([*head, *parts, *tail])
+    buf, view = out
+    pos = data_at
+    crc = 0
+    for p in parts:
+        n = len(p) if type(p) is bytes else p.nbytes
+        view[pos : pos + n] = p if type(p) is not bytes else memoryview(p)
+        crc = _crc32(p, crc)
+        pos += n
+    sha, hasher_crc = hasher.result()
+    if hasher_crc is not None:
+        crc = hasher_crc
+    digest = sha.encode()
+    member = (method, body[:hole] + digest + body[hole + 64 :])
+    head, tail = _frame(prefix + digest + suffix, member, size, size, crc, METHOD_STORED)
+    pos = 0
+    for p in head:
+        view[pos : pos + len(p)] = memoryview(p)
+        pos += len(p)
+    pos += size
+    for p in tail:
+        view[pos : pos + len(p)] = memoryview(p)
+        pos += len(p)
+    del view
+    return buf
+
+
+def _new_bytes(n: int) -> tuple[bytes, Any] | None:
+    """A new, not yet shared bytes object of length ``n`` and a writable uint8 array
+    over its contents; None where that needs more than CPython's C API offers."""
+    api = _bytes_api()
+    if api is None:
+        return None
+    new, as_string, madvise = api
+    import numpy as np
+
+    buf = new(None, n)
+    addr = as_string(buf)
+    if madvise is not None and n >= _HUGE:
+        # Ask for 2 MiB pages over the aligned middle of the buffer: first-touch page
+        # faults, not the copy, dominate writing tens of fresh megabytes.
+        lo = (addr + _HUGE - 1) & ~(_HUGE - 1)
+        hi = (addr + n) & ~(_HUGE - 1)
+        if hi > lo:
+            madvise(lo, hi - lo, _MADV_HUGEPAGE)
+    # An array interface rather than a ctypes array type: ctypes caches one type per
+    # length, which would grow with every differently sized dump.
+    view = np.asarray(_RawMemory(addr, n))
+    return buf, view
+
+
+class _RawMemory:
+    """Describes ``n`` writable bytes at ``addr`` to numpy; whoever uses the array
+    keeps the memory's owner alive."""
+
+    __slots__ = ("__array_interface__",)
+
+    def __init__(self, addr: int, n: int) -> None:
+        self.__array_interface__ = {
+            "data": (addr, False),
+            "shape": (n,),
+            "typestr": "|u1",
+            "version": 3,
+        }
+
+
+_HUGE = 2 << 20
+_MADV_HUGEPAGE = 14
+
+
+@functools.cache
+def _bytes_api() -> tuple[Any, Any, Any] | None:
+    if sys.implementation.name != "cpython":  # pragma: no cover
+        return None
+    try:
+        new = ctypes.pythonapi.PyBytes_FromStringAndSize
+        new.restype = ctypes.py_object
+        new.argtypes = (ctypes.c_char_p, ctypes.c_ssize_t)
+        as_string = ctypes.pythonapi.PyBytes_AsString
+        as_string.restype = ctypes.c_void_p
+        as_string.argtypes = (ctypes.py_object,)
+    except AttributeError:  # pragma: no cover
+        return None
+    madvise = None
+    if sys.platform == "linux":
+        try:
+            madvise = ctypes.CDLL(None, use_errno=True).madvise
+            madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+            madvise.restype = ctypes.c_int
+        except (OSError, AttributeError):  # pragma: no cover
+            madvise = None
+    return new, as_string, madvise
 
 
 # ---------------------------------------------------------------------------- reading

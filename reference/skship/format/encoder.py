@@ -16,6 +16,7 @@ import functools
 import itertools
 import math
 import types
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -70,13 +71,14 @@ class Encoder:
         self.names: dict[str, str] = {}
         self.dtypes: list[Any] = []
         self._dtype_index: dict[np.dtype[Any], int] = {}
+        self._descrs: dict[np.dtype[Any], Any] = {}  # dtype -> what _descr returns
         # id(obj) -> [node dict, obj, open_immutable]; obj kept alive so ids stay unique
         self._memo: dict[int, list[Any]] = {}
         self._next_id = 0
         self._depth = 0
         # The reader counts leaf nodes (a float node, a type node) as a level too.
         self._max_depth = DEFAULT_LIMITS.max_depth - 1
-        self._exact = {
+        self._exact: dict[type, Callable[[Any], Any]] = {
             _NoneType: _ident,
             bool: _ident,
             str: _ident,
@@ -112,10 +114,13 @@ class Encoder:
         entry = self._memo.get(id(obj))
         if entry is None:
             return None
+        return self._ref(entry)
+
+    def _ref(self, entry: list[Any]) -> dict[str, Any]:
         node = entry[0]
         if entry[2]:
             raise UnsupportedTypeError(
-                f"a {type(obj).__name__} contains itself; protocol 3 (like any format "
+                f"a {type(entry[1]).__name__} contains itself; protocol 3 (like any format "
                 "without code) cannot rebuild a cycle through an immutable value"
             )
         if "id" not in node:
@@ -163,26 +168,28 @@ class Encoder:
     # -- containers ------------------------------------------------------------------
 
     def _list(self, x: list[Any]) -> Any:
-        ref = self._seen(x)
-        if ref is not None:
-            return ref
+        entry = self._memo.get(id(x))
+        if entry is not None:
+            return self._ref(entry)
         node: dict[str, Any] = {"t": "list"}
         self._open(x, node)
-        enc = self.encode
-        node["v"] = [enc(i) for i in x]
+        node["v"] = list(x) if _all_plain(x) else self._values(x)
         self._close(x)
         return node
 
     def _tuple(self, x: tuple[Any, ...]) -> Any:
-        ref = self._seen(x)
-        if ref is not None:
-            return ref
+        entry = self._memo.get(id(x))
+        if entry is not None:
+            return self._ref(entry)
         node: dict[str, Any] = {"t": "tuple"}
         self._open(x, node, immutable=True)
-        enc = self.encode
-        node["v"] = [enc(i) for i in x]
+        node["v"] = list(x) if _all_plain(x) else self._values(x)
         self._close(x)
         return node
+
+    def _values(self, x: Any) -> list[Any]:
+        enc = self.encode
+        return [v if type(v) in _IDENT else enc(v) for v in x]
 
     def _set(self, x: set[Any] | frozenset[Any]) -> Any:
         ref = self._seen(x)
@@ -221,8 +228,12 @@ class Encoder:
 
     def _dict_body(self, x: dict[Any, Any], node: dict[str, Any]) -> None:
         enc = self.encode
-        if all(type(k) is str for k in x):
-            node["v"] = {k: enc(v) for k, v in x.items()}
+        if set(map(type, x)) <= _STR:
+            vals = x.values()
+            if _all_plain(vals):
+                node["v"] = dict(x)
+            else:
+                node["v"] = {k: v if type(v) in _IDENT else enc(v) for k, v in x.items()}
         else:
             node["items"] = [[enc(k), enc(v)] for k, v in x.items()]
 
@@ -257,9 +268,9 @@ class Encoder:
         return self._ndarray(x.view() if self._memo.get(id(x)) is not None else x)
 
     def _ndarray(self, x: np.ndarray[Any, Any]) -> Any:
-        ref = self._seen(x)
-        if ref is not None:
-            return ref
+        entry = self._memo.get(id(x))
+        if entry is not None:
+            return self._ref(entry)
         dt = x.dtype
         if dt.hasobject:
             if dt.fields is not None or dt.subdtype is not None:
@@ -270,20 +281,32 @@ class Encoder:
             node["v"] = [enc(i) for i in x.ravel(order="C").tolist()] if x.ndim else [enc(x.item())]
             self._close(x)
             return node
-        node = {"t": "ndarray", "dtype": self._descr(dt), "shape": list(x.shape)}
-        self._open(x, node)
-        order = None
-        if x.flags.c_contiguous:
-            flat = x.reshape(-1)
-        elif x.flags.f_contiguous:
-            order = "F"
+        # A leaf: no _open/_close (nothing inside can refer back to it), only the
+        # depth check and the memo entry they would make.
+        if self._depth >= self._max_depth:
+            self._open(x, {})
+        descr = self._descrs.get(dt)
+        if descr is None:
+            descr = self._descrs[dt] = self._descr(dt)
+        flags = x.flags
+        if flags.c_contiguous:
+            flat = x if x.ndim == 1 else x.reshape(-1)
+            order = None
+        elif flags.f_contiguous:
             flat = x.T.reshape(-1)
+            order = "F"
         else:
             flat = np.ascontiguousarray(x).reshape(-1)
-        node["data"] = list(self.data.add(flat.view(np.uint8).data))
+            order = None
+        node = {
+            "t": "ndarray",
+            "dtype": descr,
+            "shape": list(x.shape),
+            "data": list(self.data.add(flat.view(np.uint8))),
+        }
         if order is not None:
             node["order"] = order
-        self._close(x)
+        self._memo[id(x)] = [node, x, False]
         return node
 
     def _masked(self, x: np.ma.MaskedArray[Any, Any]) -> Any:
@@ -408,6 +431,7 @@ class Encoder:
         if handler is not None:
             return self._ext(obj, t, handler)
         if isinstance(obj, np.generic):
+            self._exact[t] = self._npscalar  # decided by the type alone
             return self._npscalar(obj)
         if isinstance(obj, np.ndarray):
             if t is np.memmap:
@@ -431,6 +455,10 @@ class Encoder:
             return {"t": "function", "name": self._named(obj, "function")}
         if isinstance(obj, tuple) and hasattr(t, "_fields"):
             return self._namedtuple(obj)
+        if t.__name__ not in _FUNCTION_TYPES and not t.__module__.startswith("scipy.sparse"):
+            # Every test above looked at the type alone: later instances go straight
+            # to _object (for this dump; a handler registered later is seen next time).
+            self._exact[t] = self._object
         return self._object(obj)
 
     def _ext(self, obj: Any, cls: type, name: str) -> Any:
@@ -558,6 +586,29 @@ def _ident(x: Any) -> Any:
     return x
 
 
+_STR = frozenset({str})
+# Values written as themselves whatever they are; ints and floats only within range.
+_IDENT = frozenset({str, bool, _NoneType})
+_SCALARS = frozenset({str, bool, _NoneType, int, float})
+
+
+def _all_plain(values: Any) -> bool:
+    """Whether every value is written as itself (a string, bool, None, an int within
+    int64 or a finite float), so a container's values need no walk one by one."""
+    types = set(map(type, values))
+    if not types <= _SCALARS:
+        return False
+    if int in types:
+        ints = values if len(types) == 1 else [v for v in values if type(v) is int]
+        if not (min(ints) > -_INT_MAX and max(ints) < _INT_MAX):
+            return False
+    if float in types:
+        floats = values if len(types) == 1 else [v for v in values if type(v) is float]
+        if not all(map(math.isfinite, floats)):
+            return False
+    return True
+
+
 _PLAIN = (str, int, float, bool, type(None))
 _CONSTRUCTING = frozenset({"object", "reduce"})
 
@@ -579,16 +630,22 @@ def _sort_key(x: Any) -> bytes:
     return key
 
 
-def _is_function(obj: Any) -> bool:
-    tname = type(obj).__name__
-    return tname in {
+_FUNCTION_TYPES = frozenset(
+    {
         "function",
         "builtin_function_or_method",
         "ufunc",
         "cython_function_or_method",
         "_ArrayFunctionDispatcher",
         "fused_cython_function",
-    } and (getattr(obj, "__self__", None) is None or isinstance(obj.__self__, types.ModuleType))
+    }
+)
+
+
+def _is_function(obj: Any) -> bool:
+    return type(obj).__name__ in _FUNCTION_TYPES and (
+        getattr(obj, "__self__", None) is None or isinstance(obj.__self__, types.ModuleType)
+    )
 
 
 def _same_value(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> bool:
