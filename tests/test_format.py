@@ -8,11 +8,14 @@ import sys
 import warnings
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import numpy as np
 import pytest
 from craft import build, document, file_with, patch_member_size, raw_zip
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import skship
 from skship import errors
@@ -673,3 +676,39 @@ def test_large_files_are_laid_out_before_their_digest_is_known(
         np.testing.assert_array_equal(skship.loads(packed)["w"], obj["w"])
         packed_zf = zipfile.ZipFile(io.BytesIO(packed))
         assert packed_zf.getinfo("schema.json").compress_type == zipfile.ZIP_DEFLATED
+
+
+PADDED_DTYPES = [
+    np.dtype({"names": ["a", "b"], "formats": ["<i4", "<f8"], "offsets": [4, 11], "itemsize": 25}),
+    np.dtype([("x", "<i4"), ("y", [("p", "u1"), ("q", "<f8")], (2,))], align=True),
+    np.dtype([("left", "<i8"), ("threshold", "<f8"), ("missing", "u1")], align=True),
+]
+
+
+@settings(max_examples=60)
+@given(
+    dt=st.sampled_from(PADDED_DTYPES),
+    n=st.integers(0, 5),
+    garbage=st.binary(min_size=200, max_size=200),
+    values=st.binary(min_size=200, max_size=200),
+)
+def test_padding_bytes_never_reach_the_file(
+    dt: np.dtype[Any], n: int, garbage: bytes, values: bytes
+) -> None:
+    """Two arrays with equal records but different padding bytes (whatever memory
+    held before) give the same file, and the file holds no byte of that garbage."""
+    raw = (values * (dt.itemsize * n // len(values) + 1))[: dt.itemsize * n]
+    noisy = np.frombuffer(raw, dtype=dt, count=n).copy()
+    clean = np.zeros(n, dtype=dt)
+    for name in dt.names or ():
+        clean[name] = noisy[name]
+    # refill the padding of ``noisy`` with other bytes
+    from skship.format.encoder import _padding_runs
+
+    rows = noisy.view(np.uint8).reshape(n, dt.itemsize)
+    for a, b in _padding_runs(dt):
+        rows[:, a:b] = np.frombuffer(garbage[: b - a], dtype=np.uint8)
+    blob = skship.dumps(noisy)
+    assert blob == skship.dumps(clean)
+    back = skship.loads(blob)
+    assert back.tobytes() == clean.tobytes()

@@ -298,6 +298,8 @@ class Encoder:
         else:
             flat = np.ascontiguousarray(x).reshape(-1)
             order = None
+        if dt.fields is not None:
+            flat = _zero_padding(flat)
         node = {
             "t": "ndarray",
             "dtype": descr,
@@ -363,7 +365,7 @@ class Encoder:
         return {
             "t": "npscalar",
             "dtype": self._descr(arr.dtype),
-            "b": base64.b64encode(arr.tobytes()).decode("ascii"),
+            "b": base64.b64encode(record_bytes(arr)).decode("ascii"),
         }
 
     def _generator(self, x: np.random.Generator) -> Any:
@@ -679,3 +681,60 @@ def _has_own_state_methods(cls: type) -> bool:
     return getattr(cls, "__setstate__", None) is not None and getattr(
         cls, "__getstate__", None
     ) is not getattr(object, "__getstate__", None)
+
+
+_PADDING: dict[np.dtype[Any], list[tuple[int, int]]] = {}
+
+
+def _padding_runs(dt: np.dtype[Any]) -> list[tuple[int, int]]:
+    """The byte ranges [start, stop) of a structured dtype's record that no field
+    covers (alignment padding, gaps, unused tail)."""
+    runs = _PADDING.get(dt)
+    if runs is not None:
+        return runs
+    used = np.zeros(dt.itemsize, dtype=bool)
+
+    def mark(d: np.dtype[Any], base: int) -> None:
+        if d.fields is not None:
+            for f in d.fields.values():
+                mark(f[0], base + f[1])
+        elif d.subdtype is not None and d.subdtype[0].fields is not None:
+            sub, shape = d.subdtype
+            for i in range(math.prod(shape)):
+                mark(sub, base + i * sub.itemsize)
+        else:
+            used[base : base + d.itemsize] = True
+
+    mark(dt, 0)
+    edges = np.flatnonzero(np.diff(np.concatenate(([1], used.view(np.int8), [1]))))
+    runs = [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+    if len(_PADDING) < 1024:
+        _PADDING[dt] = runs
+    return runs
+
+
+def record_bytes(a: np.ndarray[Any, Any]) -> bytes:
+    """An array's bytes as a file holds them: in its memory order, padding bytes of
+    structured records zero."""
+    raw = a.tobytes(order="A")
+    if a.dtype.fields is None or not _padding_runs(a.dtype):
+        return raw
+    return _zero_padding(np.frombuffer(raw, dtype=a.dtype)).tobytes()
+
+
+def _zero_padding(flat: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """``flat`` (1-d, C-contiguous, structured) with every padding byte zero: padding
+    holds whatever memory was there before (equal records could give unequal files,
+    and stale process memory would leak into the file). Arrays whose padding is
+    already zero, as scikit-learn's tree nodes usually are, are not copied."""
+    runs = _padding_runs(flat.dtype)
+    if not runs or flat.size == 0:
+        return flat
+    rows = flat.view(np.uint8).reshape(flat.size, flat.dtype.itemsize)
+    if not any(rows[:, a:b].any() for a, b in runs):
+        return flat
+    clean = flat.copy()
+    rows = clean.view(np.uint8).reshape(clean.size, clean.dtype.itemsize)
+    for a, b in runs:
+        rows[:, a:b] = 0
+    return clean
