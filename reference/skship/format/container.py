@@ -461,7 +461,7 @@ def _new_bytes(n: int) -> tuple[bytes, Any] | None:
     """A new, not yet shared bytes object of length ``n`` and a writable uint8 array
     over its contents; None where that needs more than CPython's C API offers."""
     api = _bytes_api()
-    if api is None:
+    if api is None or n < 2:  # CPython shares its empty and one-byte bytes objects
         return None
     new, as_string, madvise = api
     import numpy as np
