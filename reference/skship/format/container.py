@@ -410,8 +410,8 @@ def write_stored_bytes(
     on another thread while the data section is copied into its final place; then
     the digest, the CRC-32s and the archive comment are filled in. On CPython the
     result is a bytes object allocated uninitialised and filled before anyone else
-    sees it (the same thing ``bytes.join`` does in C), backed by huge pages where
-    the kernel offers them, so a large file is copied once at memory speed."""
+    sees it (the same thing ``bytes.join`` does in C), so a large file is copied
+    once."""
     if hasher is None:
         hasher = Hasher(parts, crc=False)
     method, body, hole = schema_member_with_hole(prefix, suffix, size, "none")
@@ -463,18 +463,15 @@ def _new_bytes(n: int) -> tuple[bytes, Any] | None:
     api = _bytes_api()
     if api is None or n < 2:  # CPython shares its empty and one-byte bytes objects
         return None
-    new, as_string, madvise = api
+    new, as_string = api
     import numpy as np
 
     buf = new(None, n)
     addr = as_string(buf)
-    if madvise is not None and n >= _HUGE:
-        # Ask for 2 MiB pages over the aligned middle of the buffer: first-touch page
-        # faults, not the copy, dominate writing tens of fresh megabytes.
-        lo = (addr + _HUGE - 1) & ~(_HUGE - 1)
-        hi = (addr + n) & ~(_HUGE - 1)
-        if hi > lo:
-            madvise(lo, hi - lo, _MADV_HUGEPAGE)
+    # No madvise(MADV_HUGEPAGE) here, although it made a first 60 MB dump 30% faster:
+    # once memory is fragmented (any long-lived process, e.g. a notebook holding a few
+    # models), the kernel compacts memory synchronously on each fault of a madvised
+    # region, and the same dump took 150-180 ms instead of 57 (THP defrag "madvise").
     # An array interface rather than a ctypes array type: ctypes caches one type per
     # length, which would grow with every differently sized dump.
     view = np.asarray(_RawMemory(addr, n))
@@ -496,12 +493,8 @@ class _RawMemory:
         }
 
 
-_HUGE = 2 << 20
-_MADV_HUGEPAGE = 14
-
-
 @functools.cache
-def _bytes_api() -> tuple[Any, Any, Any] | None:
+def _bytes_api() -> tuple[Any, Any] | None:
     if sys.implementation.name != "cpython":  # pragma: no cover
         return None
     try:
@@ -513,15 +506,7 @@ def _bytes_api() -> tuple[Any, Any, Any] | None:
         as_string.argtypes = (ctypes.py_object,)
     except AttributeError:  # pragma: no cover
         return None
-    madvise = None
-    if sys.platform == "linux":
-        try:
-            madvise = ctypes.CDLL(None, use_errno=True).madvise
-            madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
-            madvise.restype = ctypes.c_int
-        except (OSError, AttributeError):  # pragma: no cover
-            madvise = None
-    return new, as_string, madvise
+    return new, as_string
 
 
 # ---------------------------------------------------------------------------- reading
