@@ -101,6 +101,32 @@ def test_push_private_and_pull_request(
     assert fake_hub.repos["user/p"].pulls[0]["README.md"].endswith(b"One more line.\n")
 
 
+def test_pull_request_of_a_card_without_its_model_file(
+    fake_hub: FakeHub, model_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A card opened alone (a README, as the app opens one) is checked against the
+    model file the repository already holds, and the pull request carries the card
+    only; a card whose recorded sha256 is not that file's is refused."""
+    model_path, data = model_files
+    folder = hub.init(tmp_path / "repo", model_path, data=data, license="mit", plots=False)
+    hub.push(folder, "user/alone")
+    readme_only = tmp_path / "readme-only"
+    readme_only.mkdir()
+    text = (folder / "README.md").read_text(encoding="utf-8") + "\nEdited alone.\n"
+    (readme_only / "README.md").write_text(text, encoding="utf-8")
+    for image in folder.glob("*.png"):
+        (readme_only / image.name).write_bytes(image.read_bytes())
+    hub.push(readme_only, "user/alone", create_pr=True)
+    pull = fake_hub.repos["user/alone"].pulls[0]
+    assert pull["README.md"].endswith(b"Edited alone.\n")
+    assert sorted(pull) == sorted(p.name for p in readme_only.iterdir())  # no model file
+    card = Card.load(readme_only / "README.md")
+    card.metadata["sklearn"]["model_file"]["sha256"] = "0" * 64
+    card.save(readme_only)
+    with pytest.raises(CardError, match="sha256"):
+        hub.push(readme_only, "user/alone", create_pr=True)
+
+
 def test_pull_request_needs_an_existing_repo(
     fake_hub: FakeHub, model_files: tuple[Path, Path], tmp_path: Path
 ) -> None:

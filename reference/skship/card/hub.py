@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,7 +155,16 @@ def push(
             f"{folder} has no README.md; run `skship hub init {folder} --model MODEL.skops` first",
             code="E-CARD-METADATA-INVALID",
         )
-    errors = [p for p in validate_folder(folder) if p.severity == "error"]
+    with tempfile.TemporaryDirectory() as scratch:
+        checked = folder
+        missing = _missing_model_file(folder) if create_pr else None
+        if missing is not None:
+            # A pull request that edits only the card (opened from a README without its
+            # model): the card is checked against the model file already in the repo.
+            checked = Path(scratch) / "card"
+            shutil.copytree(folder, checked)
+            _download(repo_id, missing, checked, token, endpoint)
+        errors = [p for p in validate_folder(checked) if p.severity == "error"]
     if errors:
         listed = "\n".join(f"  - {p}" for p in errors)
         raise CardError(
@@ -198,6 +208,44 @@ def push(
         raise _hub_error(exc, f"uploading {folder} to {repo_id}") from exc
     url = info.pr_url if create_pr and info.pr_url else info.commit_url
     return str(url)
+
+
+def _missing_model_file(folder: Path) -> str | None:
+    """The model file the card names when the folder does not hold it."""
+    from skship.card import Card
+
+    try:
+        meta = Card.load(folder / "README.md").metadata
+    except SkshipError:
+        return None
+    sk = meta.get("sklearn")
+    entry = sk.get("model_file") if isinstance(sk, dict) else None
+    name = entry.get("name") if isinstance(entry, dict) else None
+    if not isinstance(name, str) or (folder / name).is_file():
+        return None
+    return name
+
+
+def _download(
+    repo_id: str, filename: str, into: Path, token: str | bool | None, endpoint: str | None
+) -> None:
+    hf = _hf()
+    from huggingface_hub import errors
+
+    try:
+        path = hf.hf_hub_download(
+            repo_id,
+            filename,
+            repo_type="model",
+            token=token,
+            endpoint=_endpoint(endpoint),
+            cache_dir=str(into.parent / "cache"),
+        )
+    except (errors.RepositoryNotFoundError, errors.RemoteEntryNotFoundError):
+        return  # validation then says the card names a file that is nowhere
+    except Exception as exc:  # the HTTP library's own errors (httpx) as well as the Hub's
+        raise _hub_error(exc, f"downloading {filename} from {repo_id}") from exc
+    shutil.copyfile(path, into / filename)
 
 
 def _folder_files(folder: Path) -> list[str]:
