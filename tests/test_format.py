@@ -650,7 +650,12 @@ def test_large_files_are_laid_out_before_their_digest_is_known(
     assert zf.comment == b"sha256=" + hashlib.sha256(schema).hexdigest().encode()
     assert ("signature" in doc) is sample
     stored = zf.getinfo("schema.json").compress_type == zipfile.ZIP_STORED
-    assert stored is (len(schema) * 8 > len(zf.read("data")) and len(schema) > 16 << 10)
+    from skship.format.container import _before_digest, deflates_schema
+
+    data_size = len(zf.read("data"))
+    assert stored is not deflates_schema(
+        len(schema), data_size, "none", _before_digest(schema, data_size)
+    )
     assert stored is bool(words)
     loaded = skship.loads(blob)
     np.testing.assert_array_equal(loaded["w"], obj["w"])
@@ -740,3 +745,20 @@ def test_limits_refuse_a_depth_that_would_overflow_the_c_stack() -> None:
         Limits(max_depth=MAX_SAFE_DEPTH + 1)
     with pytest.raises(ValueError, match="int >= 0"):
         Limits(max_nodes=-1)
+
+
+def test_long_schema_is_stored_only_when_it_compresses_poorly() -> None:
+    """A long schema.json next to a small stored data section is deflated when a probe
+    shows it compresses well (tree-like node dicts) and stored when it does not (a
+    vocabulary of random words), so size is kept where deflating is cheap for it."""
+    rng = np.random.default_rng(1)
+    nodes = [{"left": i, "right": i + 1, "gain": 0.5, "leaf": False} for i in range(2000)]
+    words = {"".join(rng.choice(list("abcdefghijklmnop"), 10)): i for i in range(3000)}
+    for value, method in ((nodes, zipfile.ZIP_DEFLATED), (words, zipfile.ZIP_STORED)):
+        obj = {"v": value, "a": np.arange(10.0)}
+        blob = skship.dumps(obj)
+        info = zipfile.ZipFile(io.BytesIO(blob)).getinfo("schema.json")
+        assert info.file_size > 16 << 10
+        assert info.compress_type == method
+        back = skship.loads(blob)
+        assert back["v"] == value and back["a"].tolist() == obj["a"].tolist()

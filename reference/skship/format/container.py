@@ -210,17 +210,41 @@ def _deflate(schema: bytes) -> bytes:
 
 
 SCHEMA_STORE_OVER = 16 << 10
+PROBE_BYTES = 8 << 10
+PROBE_RATIO = 0.3
+_DIGEST_KEY = b'"sha256":"'
 
 
-def deflates_schema(json_size: int, data_size: int, compression: str) -> bool:
+def deflates_schema(
+    json_size: int, data_size: int, compression: str, before_digest: bytes = b""
+) -> bool:
     """Whether the reference writer tries to deflate schema.json at all (it then
     keeps the deflated bytes only when they are shorter).
 
     Deflating JSON costs about as much per byte as the whole of a dump of a small
-    model, so a long schema.json is stored when the data section is stored and not
-    much larger than it (a vocabulary-heavy text model): the file grows a little and
-    is written several times faster. Compressed dumps always deflate it."""
-    return compression != "none" or json_size <= SCHEMA_STORE_OVER or json_size * 8 <= data_size
+    model. A long schema.json (over 16 KiB, over an eighth of a stored data section)
+    is therefore probed first: the middle 8 KiB of the text before the data digest
+    (``before_digest``) is deflated at level 1, and the whole is deflated only when
+    the probe shrinks to 30% or less. Tree-heavy documents (node dicts, repeated
+    keys) shrink to about 10% and are deflated, as their size matters; a text
+    model's vocabulary shrinks to about 45% and is stored, being slow to deflate
+    for little gain. Compressed dumps always deflate it."""
+    if compression != "none" or json_size <= SCHEMA_STORE_OVER or json_size * 8 <= data_size:
+        return True
+    n = len(before_digest)
+    probe = before_digest[max(0, n // 2 - PROBE_BYTES // 2) : n // 2 + PROBE_BYTES // 2]
+    if not probe:
+        return False
+    c = zlib.compressobj(1, zlib.DEFLATED, -15, 9)
+    return len(c.compress(probe) + c.flush()) <= PROBE_RATIO * len(probe)
+
+
+def _before_digest(schema: bytes, data_size: int) -> bytes:
+    """schema.json's text up to its data digest (all of it without a data member)."""
+    if not data_size:
+        return schema
+    i = schema.rfind(_DIGEST_KEY)
+    return schema if i < 0 else schema[:i]
 
 
 def schema_member(
@@ -228,7 +252,7 @@ def schema_member(
 ) -> tuple[int, bytes]:
     """schema.json's method and bytes: deflated when :func:`deflates_schema` says
     to try and the result is strictly shorter."""
-    if deflates_schema(len(schema), data_size, compression):
+    if deflates_schema(len(schema), data_size, compression, _before_digest(schema, data_size)):
         deflated = _deflate(schema)
         if len(deflated) < len(schema):
             return METHOD_DEFLATE, deflated
@@ -390,7 +414,8 @@ def schema_member_with_hole(
     bytes, then ``suffix``. Its length does not depend on those 64 bytes, so the
     whole file can be laid out (and the data section copied into place) before the
     data section's digest is known."""
-    if not deflates_schema(len(prefix) + 64 + len(suffix), data_size, compression):
+    before = prefix[: -len(_DIGEST_KEY)] if prefix.endswith(_DIGEST_KEY) else prefix
+    if not deflates_schema(len(prefix) + 64 + len(suffix), data_size, compression, before):
         return METHOD_STORED, prefix + DIGEST_HOLE + suffix, len(prefix)
     c = zlib.compressobj(3, zlib.DEFLATED, -15, 9)
     head = c.compress(prefix) + c.flush(zlib.Z_FULL_FLUSH)
