@@ -105,6 +105,8 @@ def test_pipeline_converts_verifies_and_runs(classification: Any) -> None:
     # "missing numbers" is not an edge case LogisticRegression accepts.
     assert "missing numbers" not in conversion.verification.edge_rows
     _valid("convert-report", conversion.report("model.onnx").to_dict())
+    # A kept report and its bytes give the same conversion back (the serve cache).
+    assert type(conversion).from_report(conversion.onnx, conversion.report()) == conversion
 
     # Independently of verify: onnxruntime on held-out rows gives scikit-learn's answers.
     label, proba = ort_run(conversion.onnx, {"input": X[100:].astype(np.float32)})

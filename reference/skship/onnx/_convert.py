@@ -71,6 +71,22 @@ class Conversion:
         """An onnxruntime session for the model."""
         return session(self.onnx, threads)
 
+    @classmethod
+    def from_report(cls, onnx: bytes, report: ConversionReport) -> Conversion:
+        """The conversion a :meth:`report` describes, with its ONNX bytes (a verified
+        conversion kept on disk, say); the inverse of :meth:`report`."""
+        return cls(
+            onnx=onnx,
+            model=report.model,
+            inputs=report.inputs,
+            outputs=report.outputs,
+            dtype=report.dtype,
+            options=report.options,
+            seconds=report.seconds,
+            verification=report.verification,
+            notes=report.notes,
+        )
+
     def report(self, output: str | None = None) -> ConversionReport:
         return ConversionReport(
             ok=self.verification.ok,

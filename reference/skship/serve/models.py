@@ -314,17 +314,7 @@ def _load_onnx(
 
     record = msgspec.json.decode(Path(report_path).read_bytes())
     report = msgspec.convert(record["report"], ConversionReport)
-    conversion = Conversion(
-        onnx=Path(onnx_path).read_bytes(),
-        model=report.model,
-        inputs=report.inputs,
-        outputs=report.outputs,
-        dtype=report.dtype,
-        options=report.options,
-        seconds=report.seconds,
-        verification=report.verification,
-        notes=report.notes,
-    )
+    conversion = Conversion.from_report(Path(onnx_path).read_bytes(), report)
     dtypes = {k: np.dtype(v) for k, v in record["dtypes"].items()}
     return OnnxBackend(model, contract, conversion, threads, dtypes)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from typing import Any
 
 from skship.serve.models import ServeConfig, parse_model_arg
 
@@ -63,19 +64,19 @@ def serve(
     logging.config.dictConfig(logs)
     from skship.serve.app import ENV_CONFIG, ENV_LOG_LEVEL, create_app
 
+    # uvicorn's settings, the same for one process and for N workers
+    run_options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": log_level,
+        "log_config": logs,
+        "access_log": False,
+        "loop": "auto",
+        "http": "auto",
+        "timeout_graceful_shutdown": 10,
+    }
     if workers <= 1:
-        app = create_app(config)
-        uvicorn.run(
-            app,
-            host=host,
-            port=port,
-            log_level=log_level,
-            log_config=logs,
-            access_log=False,
-            loop="auto",
-            http="auto",
-            timeout_graceful_shutdown=10,
-        )
+        uvicorn.run(create_app(config), **run_options)
         return
     import shutil
     import tempfile
@@ -111,15 +112,8 @@ def serve(
         uvicorn.run(
             "skship.serve.app:create_app_from_env",
             factory=True,
-            host=host,
-            port=port,
             workers=workers,
-            log_level=log_level,
-            log_config=logs,
-            access_log=False,
-            loop="auto",
-            http="auto",
-            timeout_graceful_shutdown=10,
+            **run_options,
         )
     finally:
         if previous is None:
