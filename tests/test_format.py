@@ -654,7 +654,7 @@ def test_large_files_are_laid_out_before_their_digest_is_known(
 
     data_size = len(zf.read("data"))
     assert stored is not deflates_schema(
-        len(schema), data_size, "none", _before_digest(schema, data_size)
+        len(schema), data_size, "none", schema, _before_digest(schema, data_size)
     )
     assert stored is bool(words)
     loaded = skship.loads(blob)

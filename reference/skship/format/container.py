@@ -216,7 +216,7 @@ _DIGEST_KEY = b'"sha256":"'
 
 
 def deflates_schema(
-    json_size: int, data_size: int, compression: str, before_digest: bytes = b""
+    json_size: int, data_size: int, compression: str, text: bytes = b"", before: int = 0
 ) -> bool:
     """Whether the reference writer tries to deflate schema.json at all (it then
     keeps the deflated bytes only when they are shorter).
@@ -224,27 +224,26 @@ def deflates_schema(
     Deflating JSON costs about as much per byte as the whole of a dump of a small
     model. A long schema.json (over 16 KiB, over an eighth of a stored data section)
     is therefore probed first: the middle 8 KiB of the text before the data digest
-    (``before_digest``) is deflated at level 1, and the whole is deflated only when
+    (``text[:before]``) is deflated at level 1, and the whole is deflated only when
     the probe shrinks to 30% or less. Tree-heavy documents (node dicts, repeated
     keys) shrink to about 10% and are deflated, as their size matters; a text
     model's vocabulary shrinks to about 45% and is stored, being slow to deflate
     for little gain. Compressed dumps always deflate it."""
     if compression != "none" or json_size <= SCHEMA_STORE_OVER or json_size * 8 <= data_size:
         return True
-    n = len(before_digest)
-    probe = before_digest[max(0, n // 2 - PROBE_BYTES // 2) : n // 2 + PROBE_BYTES // 2]
+    mid = before // 2
+    probe = text[max(0, mid - PROBE_BYTES // 2) : min(before, mid + PROBE_BYTES // 2)]
     if not probe:
         return False
     c = zlib.compressobj(1, zlib.DEFLATED, -15, 9)
     return len(c.compress(probe) + c.flush()) <= PROBE_RATIO * len(probe)
 
 
-def _before_digest(schema: bytes, data_size: int) -> bytes:
-    """schema.json's text up to its data digest (all of it without a data member)."""
-    if not data_size:
-        return schema
-    i = schema.rfind(_DIGEST_KEY)
-    return schema if i < 0 else schema[:i]
+def _before_digest(schema: bytes, data_size: int) -> int:
+    """The length of schema.json's text before its data digest (all of it without a
+    data member)."""
+    i = schema.rfind(_DIGEST_KEY) if data_size else -1
+    return len(schema) if i < 0 else i
 
 
 def schema_member(
@@ -252,7 +251,9 @@ def schema_member(
 ) -> tuple[int, bytes]:
     """schema.json's method and bytes: deflated when :func:`deflates_schema` says
     to try and the result is strictly shorter."""
-    if deflates_schema(len(schema), data_size, compression, _before_digest(schema, data_size)):
+    if deflates_schema(
+        len(schema), data_size, compression, schema, _before_digest(schema, data_size)
+    ):
         deflated = _deflate(schema)
         if len(deflated) < len(schema):
             return METHOD_DEFLATE, deflated
@@ -414,8 +415,8 @@ def schema_member_with_hole(
     bytes, then ``suffix``. Its length does not depend on those 64 bytes, so the
     whole file can be laid out (and the data section copied into place) before the
     data section's digest is known."""
-    before = prefix[: -len(_DIGEST_KEY)] if prefix.endswith(_DIGEST_KEY) else prefix
-    if not deflates_schema(len(prefix) + 64 + len(suffix), data_size, compression, before):
+    before = len(prefix) - len(_DIGEST_KEY) if prefix.endswith(_DIGEST_KEY) else len(prefix)
+    if not deflates_schema(len(prefix) + 64 + len(suffix), data_size, compression, prefix, before):
         return METHOD_STORED, prefix + DIGEST_HOLE + suffix, len(prefix)
     c = zlib.compressobj(3, zlib.DEFLATED, -15, 9)
     head = c.compress(prefix) + c.flush(zlib.Z_FULL_FLUSH)
