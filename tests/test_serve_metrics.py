@@ -4,12 +4,14 @@ real-server check with two workers is in test_serve_workers.py)."""
 
 from __future__ import annotations
 
+import unittest.mock
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from skship.serve import metrics as serve_metrics
 from skship.serve.metrics import Metrics
 
 
@@ -44,6 +46,10 @@ def test_every_worker_reports_the_totals(
     directory.mkdir(exist_ok=True)
     for old in directory.iterdir():
         old.unlink()
+    # Conversions are counted per process; these "workers" share this one, so start
+    # from none (earlier tests in this process converted models).
+    conversions = unittest.mock.patch.dict(serve_metrics._conversions, clear=True)
+    conversions.start()
     workers = [Metrics(str(directory)) for _ in range(3)]
     alone = Metrics(directory="")  # no sharing: one process that saw everything
     try:
@@ -59,6 +65,7 @@ def test_every_worker_reports_the_totals(
             for key, value in want.items():
                 assert got[key] == pytest.approx(value), key
     finally:
+        conversions.stop()
         for w in workers:
             w.close()
 
