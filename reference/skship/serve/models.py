@@ -101,6 +101,7 @@ class ServedModel:
     backend: Backend
     platform: str = field(default="")
     choice: BackendChoice | None = None
+    sha256: str = ""  # of the bytes the model was loaded from
 
     @property
     def parameters(self) -> dict[str, Any]:
@@ -212,16 +213,6 @@ def _log(event: str, level: int = logging.INFO, **fields: Any) -> None:
         log.log(level, json.dumps({"event": event, **fields}, default=str))
 
 
-def _sha256(path: str) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def load_served(
     spec: ModelSpec,
     trusted: tuple[str, ...],
@@ -239,16 +230,22 @@ def load_served(
     ``auto``: both timed, see :func:`choose_backend`), taking a verified conversion from
     ``onnx_cache`` when one is there for this file and these library versions.
     """
+    import hashlib
+
     import skship
     from skship.api import get_signature
 
-    model = skship.load(spec.path, trusted=list(trusted) or None)
-    contract = contract_for(model, get_signature(spec.path))
+    # One read: the bytes that are audited and loaded are the bytes hashed (for the
+    # ONNX cache key and the workers' check against what the parent converted).
+    data = Path(spec.path).read_bytes()
+    sha256 = hashlib.sha256(data).hexdigest()
+    model = skship.loads(data, trusted=list(trusted) or None)
+    contract = contract_for(model, get_signature(data))
     if prepared is not None:
         choice = BackendChoice.from_json(prepared)
-        chosen = _prepared_backend(spec, model, contract, choice, threads)
+        chosen = _prepared_backend(spec, model, contract, choice, threads, sha256)
     else:
-        cache = OnnxCache(onnx_cache, _sha256(spec.path)) if onnx_cache else None
+        cache = OnnxCache(onnx_cache, sha256) if onnx_cache else None
         chosen, choice = choose_backend(
             backend, model, contract, threads=threads, label=spec.name, cache=cache
         )
@@ -260,16 +257,23 @@ def load_served(
         contract=contract,
         backend=chosen,
         choice=choice,
+        sha256=sha256,
     )
 
 
 def _prepared_backend(
-    spec: ModelSpec, model: Any, contract: Contract, choice: BackendChoice, threads: int
+    spec: ModelSpec,
+    model: Any,
+    contract: Contract,
+    choice: BackendChoice,
+    threads: int,
+    sha256: str,
 ) -> Backend:
-    """The backend the parent chose, built from its verified ONNX bytes (no conversion)."""
+    """The backend the parent chose, built from its verified ONNX bytes (no conversion);
+    ``sha256`` is that of the bytes this worker loaded."""
     from skship.errors import SkshipError
 
-    if choice.sha256 and _sha256(spec.path) != choice.sha256:
+    if choice.sha256 and sha256 != choice.sha256:
         raise SkshipError(
             f"{spec.path} changed after the server started (its sha256 differs from the "
             "file the parent process audited and converted); restart the server",
@@ -528,7 +532,7 @@ def prepare_workers(config: ServeConfig, workdir: str) -> ServeConfig:
             spec, config.trusted, config.backend, config.threads, onnx_cache=config.onnx_cache
         )
         choice = served.choice or BackendChoice(config.backend, served.backend.name)
-        choice.sha256 = _sha256(spec.path)
+        choice.sha256 = served.sha256
         if choice.backend == "onnx" and hasattr(served.backend, "conversion"):
             paths = _save_onnx(served.backend, Path(workdir) / spec.name)
             choice.onnx_path, choice.report_path = paths
