@@ -243,10 +243,16 @@ def test_cli_hub_commands(
     assert result.exit_code == 0, result.output
     assert "config.json" in result.output and "README.md" in result.output
     result = runner.invoke(
-        build_app(), ["hub", "push", str(folder), "--repo", "user/cli", "--private"]
+        build_app(), ["hub", "push", str(folder), "--repo", "user/cli", "--private", "--new-repo"]
     )
     assert result.exit_code == 0, result.output
     assert fake_hub.repos["user/cli"].private
+    commits = len(fake_hub.repos["user/cli"].commits)
+    result = runner.invoke(
+        build_app(), ["hub", "push", str(folder), "--repo", "user/cli", "--new-repo"]
+    )
+    assert result.exit_code == 1 and "user/cli" in result.output
+    assert len(fake_hub.repos["user/cli"].commits) == commits  # nothing uploaded
     result = runner.invoke(
         build_app(), ["hub", "push", str(folder), "--repo", "user/cli", "--create-pr"]
     )
@@ -318,6 +324,10 @@ def test_card_diff_is_a_unified_diff_of_the_cards(old: list[str], new: list[str]
 
 
 def test_card_diff_without_a_final_newline() -> None:
+    marker = "\\ No newline at end of file"
     diff = hub.card_diff("a\nb", "a\nb\nc\n", "u/r")
-    assert diff.split("\n")[3:] == [" a", " b", "+c", ""]
-    assert hub.card_diff("a\nb", "a\nb\n") == ""
+    assert diff.split("\n")[3:] == [" a", "-b", marker, "+b", "+c", ""]
+    # Only the final newline differs: still a change, shown as git shows it.
+    assert hub.card_diff("a\nb", "a\nb\n").split("\n")[3:] == [" a", "-b", marker, "+b", ""]
+    assert hub.card_diff("a\nb\n", "a\nb").split("\n")[3:] == [" a", "-b", "+b", marker, ""]
+    assert hub.card_diff("a\nb", "a\nb") == ""

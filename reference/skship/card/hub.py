@@ -295,26 +295,24 @@ def remote_card(
 
 
 def card_diff(remote: str | None, local: str, repo_id: str = "hub") -> str:
-    """A unified diff from the card on the Hub (None: no card there) to ``local``;
-    empty when they are the same (up to a final newline)."""
+    """A unified diff from the card on the Hub (None: no card there) to ``local``; empty
+    when they are the same text. A last line without a newline is marked as git marks it
+    (``\\ No newline at end of file``), so adding or removing that newline is a change."""
     import difflib
     import re
 
     def lines(text: str) -> list[str]:
-        # Lines end at "\n" only (str.splitlines also splits at \x1c-\x1e, \u2028, ...);
-        # a missing final newline is not shown as a change.
-        return [
-            line if line.endswith("\n") else line + "\n"
-            for line in re.findall(r"[^\n]*\n|[^\n]+\Z", text)
-        ]
+        # Lines end at "\n" only (str.splitlines also splits at \x1c-\x1e, \u2028, ...).
+        return re.findall(r"[^\n]*\n|[^\n]+\Z", text)
 
+    out = difflib.unified_diff(
+        lines(remote or ""),
+        lines(local),
+        fromfile=f"{repo_id}/README.md (on the Hub)" if remote is not None else "/dev/null",
+        tofile=f"{repo_id}/README.md (this card)",
+    )
     return "".join(
-        difflib.unified_diff(
-            lines(remote or ""),
-            lines(local),
-            fromfile=f"{repo_id}/README.md (on the Hub)" if remote is not None else "/dev/null",
-            tofile=f"{repo_id}/README.md (this card)",
-        )
+        line if line.endswith("\n") else f"{line}\n\\ No newline at end of file\n" for line in out
     )
 
 

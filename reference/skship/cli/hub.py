@@ -62,6 +62,12 @@ def push(
     create_pr: Annotated[
         bool, typer.Option("--create-pr", help="Open a pull request instead.")
     ] = False,
+    new_repo: Annotated[
+        bool,
+        typer.Option(
+            "--new-repo", help="Refuse (upload nothing) if the repository already exists."
+        ),
+    ] = False,
     message: Annotated[str, typer.Option("-m", "--message")] = "Upload model with skship",
 ) -> None:
     """Validate FOLDER's card, then upload the folder (one commit). HF_TOKEN authenticates."""
@@ -69,7 +75,14 @@ def push(
     from skship.errors import SkshipError
 
     try:
-        url = hub.push(folder, repo, private=private, create_pr=create_pr, commit_message=message)
+        url = hub.push(
+            folder,
+            repo,
+            private=private,
+            create_pr=create_pr,
+            new_repo=new_repo,
+            commit_message=message,
+        )
     except SkshipError as exc:
         raise _fail(str(exc)) from None
     typer.echo(url)
