@@ -92,13 +92,11 @@ class Plan:
     reasons: dict[str, str]  # outputs the plan does not give, and why
 
     def input(self, rows: Coerced) -> Any:
-        if not self.frame:
-            return rows.matrix
-        if rows.columns is not None:
+        """The steps' input: the request's matrix, or in frame mode its columns (a list
+        of 1-d arrays, or the matrix the DataFrame would be a view of)."""
+        if self.frame and rows.columns is not None:
             return rows.columns
-        m = rows.matrix
-        assert m is not None
-        return [m[:, j] for j in range(m.shape[1])]
+        return rows.matrix
 
     def run(self, output: str, rows: Coerced) -> Any:
         return self.steps[output](self.input(rows), rows.n_rows)
@@ -346,24 +344,23 @@ def _materialize(src: list[_Src], one_d: bool, *, mixed_ok: bool) -> Step:
     if len(set(dtypes)) > 1 and not mixed_ok:
         raise NoPlan("columns of different dtypes go to an encoder that reads them one by one")
     dtype = np.result_type(*dtypes)
+    # The layout matters to BLAS (a matrix product may sum in another order): a DataFrame
+    # of 1-d columns holds each dtype as one block, which numpy sees in Fortran order; a
+    # DataFrame over a matrix hands out row-major views of it.
     if one_d:
         j0 = idx[0]
 
         def column(cols: Any, n: int) -> Any:
+            if isinstance(cols, np.ndarray):
+                return cols[:, j0]
             return np.asarray(cols[j0], dtype=dtype)
 
         return column
-    if len(idx) == 1:
-        j1 = idx[0]
-
-        def single(cols: Any, n: int) -> Any:
-            out = np.empty((n, 1), dtype=dtype, order="F")
-            out[:, 0] = cols[j1]
-            return out
-
-        return single
+    pick = np.asarray(idx, dtype=np.intp)
 
     def block(cols: Any, n: int) -> Any:
+        if isinstance(cols, np.ndarray):
+            return np.take(cols, pick, axis=1)  # row-major (cols[:, pick] is not)
         out = np.empty((n, len(idx)), dtype=dtype, order="F")
         for k, j in enumerate(idx):
             out[:, k] = cols[j]
@@ -499,7 +496,8 @@ def _sparse_hstack(blocks: list[Any]) -> Any:
             raise ValueError(
                 "For a sparse output, all columns should be a numeric or convertible to a numeric."
             ) from e
-    fast = any(isinstance(b, np.ndarray) for b in converted) and all(
+    kinds = {isinstance(b, np.ndarray) for b in converted}
+    fast = kinds == {True, False} and all(
         b.dtype == np.float64
         and (
             (isinstance(b, np.ndarray) and b.ndim == 2)
