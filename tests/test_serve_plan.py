@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import sklearn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import sparse
@@ -253,6 +254,80 @@ def test_sparse_stack_is_scipy_hstack(shapes: list[tuple[bool, int]], n: int, se
     assert np.array_equal(got.indptr, want.indptr)
     assert np.array_equal(got.indices, want.indices)
     assert np.array_equal(got.data, want.data)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    n_cols=st.integers(1, 3),
+    n=st.integers(1, 8),
+    sparse_output=st.booleans(),
+    unknown=st.sampled_from(["ignore", "error", "infrequent_if_exist"]),
+    dtype=st.sampled_from([np.float64, np.float32]),
+    data=st.data(),
+)
+def test_onehot_kernel_is_the_encoder(
+    n_cols: int, n: int, sparse_output: bool, unknown: str, dtype: Any, data: st.DataObject
+) -> None:
+    """The one-hot kernel: the encoder's own output (type, dtype, entries) or its error."""
+    from skship.serve.plan import _onehot_kernel
+
+    fit = np.array([[WORDS[(i + j) % (3 + j)] for j in range(n_cols)] for i in range(30)], object)
+    enc = OneHotEncoder(handle_unknown=unknown, sparse_output=sparse_output, dtype=dtype)
+    enc.fit(fit)
+    kernel = _onehot_kernel(enc)
+    assert kernel is not None
+    pool = st.sampled_from([*WORDS, "", "unseen", None, float("nan")])
+    cells = data.draw(st.lists(pool, min_size=n * n_cols, max_size=n * n_cols))
+    X = np.empty((n, n_cols), dtype=object)
+    X.ravel()[:] = cells
+    try:
+        want = enc.transform(X)
+    except ValueError as err:
+        with pytest.raises(ValueError) as got:
+            kernel(X)
+        assert str(got.value) == str(err)
+        return
+    out = kernel(X)
+    assert type(out) is type(want) and out.dtype == want.dtype
+    if sparse.issparse(want):
+        assert np.array_equal(out.indptr, want.indptr)
+        assert np.array_equal(out.indices, want.indices)
+        assert out.indices.dtype == want.indices.dtype
+        assert np.array_equal(out.data, want.data)
+    else:
+        assert np.array_equal(out, want)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 8),
+    k=st.integers(1, 4),
+    with_mean=st.booleans(),
+    with_std=st.booleans(),
+    fortran=st.booleans(),
+    data=st.data(),
+)
+def test_scaler_kernel_is_the_scaler(
+    n: int, k: int, with_mean: bool, with_std: bool, fortran: bool, data: st.DataObject
+) -> None:
+    from skship.serve.plan import _scaler_kernel
+
+    rng = np.random.default_rng(k)
+    scaler = StandardScaler(with_mean=with_mean, with_std=with_std).fit(rng.normal(3, 2, (50, k)))
+    kernel = _scaler_kernel(scaler)
+    assert kernel is not None
+    value = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.just(0.0))
+    X = np.array(data.draw(st.lists(value, min_size=n * k, max_size=n * k))).reshape(n, k)
+    if fortran:
+        X = np.asfortranarray(X)
+    # as the backend runs it: scikit-learn's finiteness check is left to the signature's
+    with warnings.catch_warnings(), sklearn.config_context(assume_finite=True):
+        warnings.simplefilter("ignore")  # inf - inf: the same warning on both sides
+        want = scaler.transform(X)
+        got = kernel(X)
+    assert got.dtype == want.dtype and got.flags.f_contiguous == want.flags.f_contiguous
+    assert np.array_equal(got, want, equal_nan=True)
+    assert got is not X
 
 
 # --------------------------------------------------------------------------- no plan

@@ -280,6 +280,10 @@ def _leaf(est: Any, src: list[_Src] | None, method: str, one_d: bool) -> Step:
         raise NoPlan("a FunctionTransformer with a function (it may read the DataFrame)")
     leaf = _strip(est)
     call = getattr(leaf, method)
+    if method == "transform":
+        kernel = _kernel(leaf, text=src is not None and all(s.column.kind == "string" for s in src))
+        if kernel is not None:
+            call = kernel
     if src is None:
 
         def on_array(x: Any, n: int) -> Any:
@@ -292,6 +296,134 @@ def _leaf(est: Any, src: list[_Src] | None, method: str, one_d: bool) -> Step:
         return call(take(cols, n))
 
     return on_columns
+
+
+# --------------------------------------------------------------------------- kernels
+#
+# Two estimators whose ``transform`` costs far more in scikit-learn's input checks (each
+# ``check_array`` asks narwhals whether the input is a DataFrame, tens of microseconds)
+# than in its arithmetic, done here with the same numpy operations in the same order.
+# Each applies only to the inputs and fitted states it reproduces exactly, and hands
+# anything else to the estimator's own ``transform``.
+
+
+def _kernel(est: Any, *, text: bool) -> Callable[[Any], Any] | None:
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    if type(est) is StandardScaler:
+        return _scaler_kernel(est)
+    if type(est) is OneHotEncoder and text:
+        return _onehot_kernel(est)
+    return None
+
+
+def _scaler_kernel(est: Any) -> Callable[[Any], Any] | None:
+    """``StandardScaler.transform`` on a dense float64 array: a copy (same layout), minus
+    ``mean_``, divided by ``scale_``, in place, as scikit-learn does (under the backend's
+    ``assume_finite``: the signature check, not the scaler, refuses infinities)."""
+    if not est.copy:
+        return None
+    mean = est.mean_ if est.with_mean else None
+    scale = est.scale_ if est.with_std else None
+    for v in (mean, scale):
+        if v is not None and not (isinstance(v, np.ndarray) and v.dtype == np.float64):
+            return None
+    width = int(est.n_features_in_)
+    fallback = est.transform
+
+    def transform(X: Any) -> Any:
+        if not (
+            type(X) is np.ndarray and X.dtype == np.float64 and X.ndim == 2 and X.shape[1] == width
+        ):
+            return fallback(X)
+        out = np.array(X, dtype=np.float64, copy=True, order="K")
+        if mean is not None:
+            out -= mean
+        if scale is not None:
+            out /= scale
+        return out
+
+    return transform
+
+
+def _onehot_kernel(est: Any) -> Callable[[Any], Any] | None:
+    """``OneHotEncoder.transform`` on text columns (an object array of str, with None or
+    NaN for missing values) when every category is a str, nothing is dropped and no
+    category is infrequent: a dictionary lookup per cell instead of numpy set operations;
+    unknown and missing values are all zeros (with ``handle_unknown="error"``, the
+    estimator itself raises its own error)."""
+    from scipy import sparse
+
+    try:
+        from sklearn.preprocessing._encoders import (
+            _align_api_if_sparse,
+            _ensure_sparse_index_int32,
+        )
+    except ImportError:  # another scikit-learn: the estimator's own transform
+        return None
+    if getattr(est, "_infrequent_enabled", True) or getattr(est, "drop_idx_", 0) is not None:
+        return None
+    if getattr(est, "_drop_idx_after_grouping", 0) is not None:
+        return None
+    if est.handle_unknown not in ("ignore", "infrequent_if_exist", "warn", "error"):
+        return None
+    cats = est.categories_
+    tables = []
+    for values in cats:
+        if not (isinstance(values, np.ndarray) and values.dtype == object):
+            return None
+        listed = values.tolist()
+        if not all(type(v) is str for v in listed) or len(set(listed)) != len(listed):
+            return None
+        tables.append({v: k for k, v in enumerate(listed)})
+    n_outs = [len(t) for t in tables]
+    if list(getattr(est, "_n_features_outs", [])) != n_outs:
+        return None
+    offsets = np.cumsum([0, *n_outs]).tolist()
+    width = offsets[-1]
+    strict = est.handle_unknown == "error"
+    dtype = est.dtype
+    as_sparse = bool(est.sparse_output)
+    fallback = est.transform
+    lookups = list(zip(tables, offsets[:-1], strict=True))
+
+    def transform(X: Any) -> Any:
+        if not (
+            type(X) is np.ndarray
+            and X.dtype == object
+            and X.ndim == 2
+            and X.shape[1] == len(tables)
+        ):
+            return fallback(X)
+        n = X.shape[0]
+        indices: list[int] = []
+        indptr = [0]
+        for row in X.tolist():
+            for v, (table, offset) in zip(row, lookups, strict=True):
+                try:
+                    code = table.get(v)
+                except TypeError:  # an unhashable value: the estimator decides
+                    return fallback(X)
+                if code is not None:
+                    indices.append(code + offset)
+                elif strict:
+                    return fallback(X)  # an unknown value: the estimator's own error
+            indptr.append(len(indices))
+        out = sparse.csr_array(
+            (
+                np.ones(len(indices)),
+                np.asarray(indices, dtype=int),
+                np.asarray(indptr, dtype=int),
+            ),
+            shape=(n, width),
+            dtype=dtype,
+        )
+        if as_sparse:
+            _ensure_sparse_index_int32(out)
+            return _align_api_if_sparse(out)
+        return out.toarray()
+
+    return transform
 
 
 # --------------------------------------------------------------------------- columns
