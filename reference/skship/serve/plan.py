@@ -121,8 +121,10 @@ def compile_plan(model: Any, contract: Contract, *, frame: bool) -> Plan:
     src: list[_Src] | None
     if frame:
         src = _frame_columns(model, contract)
-    elif contract.uniform is None or not contract.columns:
+    elif contract.uniform is None:
         raise NoPlan("the model is called with an object array (no pandas)")
+    elif not _composite(model):
+        raise NoPlan("the model is called on the request's matrix itself: nothing to plan")
     else:
         src = None
     steps: dict[str, Step] = {}
@@ -138,6 +140,13 @@ def compile_plan(model: Any, contract: Contract, *, frame: bool) -> Plan:
     if not steps:
         raise NoPlan(next(iter(reasons.values()), "the model has no output to plan"))
     return Plan(steps, frame, reasons)
+
+
+def _composite(model: Any) -> bool:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
+    return isinstance(model, Pipeline | ColumnTransformer)
 
 
 def _frame_columns(model: Any, contract: Contract) -> list[_Src]:
@@ -837,8 +846,8 @@ def probe_batches(model: Any, contract: Contract, seed: int = 0) -> list[Coerced
         batch(16, "missing"),
         batch(1, "missing"),
     ]
-    singles = [_row(batches[0], i) for i in range(min(width, 32))]
-    singles += [_row(batches[2], i) for i in range(8)]
+    singles = [_row(batches[0], i) for i in range(min(width, 16))]
+    singles += [_row(batches[2], i) for i in range(4)]
     return batches + singles
 
 
