@@ -146,7 +146,7 @@ def _composite(model: Any) -> bool:
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
 
-    return isinstance(model, Pipeline | ColumnTransformer)
+    return type(model) in (Pipeline, ColumnTransformer)
 
 
 def _frame_columns(model: Any, contract: Contract) -> list[_Src]:
@@ -184,9 +184,11 @@ def _final(est: Any, src: list[_Src] | None, method: str, one_d: bool) -> Step:
     from sklearn.pipeline import FeatureUnion, Pipeline
 
     _check_output_config(est)
-    if isinstance(est, Pipeline):
+    # exactly these classes: a subclass may change what they do (it is then a leaf, and a
+    # leaf whose inner estimators check column names is refused)
+    if type(est) is Pipeline:
         return _pipeline(est, src, method, one_d)
-    if isinstance(est, ColumnTransformer):
+    if type(est) is ColumnTransformer:
         if method != "transform":
             raise NoPlan(f"ColumnTransformer has no {method}")
         if one_d:
