@@ -115,7 +115,9 @@ def pipelines(draw: st.DrawFn) -> tuple[Any, pd.DataFrame, str]:
     if remainder == "scaler" and not rest:
         remainder = "drop"
     text = draw(st.sampled_from(["onehot", "onehot-dense", "ordinal", "drop", "nested", "tfidf"]))
-    active = numeric != "drop" or ints or (strs and text != "drop") or remainder != "drop"
+    active = (
+        numeric != "drop" or ints or (strs and text != "drop") or (remainder != "drop" and rest)
+    )
     if not active:
         numeric = "scaler"
     if numeric == "scaler":
