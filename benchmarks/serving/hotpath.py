@@ -2,8 +2,9 @@
 
 For one zoo model and backend, times (median of ``--n`` calls, microseconds):
 
-* ``floor``: the backend's own predict on already-coerced rows (onnxruntime ``run`` or the
-  estimator's method), on a thread configured like a prediction thread;
+* ``floor``: the backend's own predict on already-coerced rows (onnxruntime ``run``, the
+  sklearn backend's verified plan, or the estimator's method), on a thread configured like
+  a prediction thread; ``floor_model``: the estimator's own ``predict`` (sklearn backend);
 * ``decode``, ``coerce``, ``predict``, ``encode``: the request path's steps, called
   directly on the same OIP JSON body the benchmark sends;
 * ``asgi``: the whole application (routing, body, the thread hand-off, the answer) called
@@ -155,7 +156,13 @@ def profile(
         else:
             method = served.model.predict
             X1 = be.model_input(rows)
-            out["floor"] = on_thread(lambda: method(X1))
+            out["floor_model"] = on_thread(lambda: method(X1))
+            plan = getattr(be, "plan", None)
+            out["sklearn_plan"] = getattr(be, "plan_status", "off")
+            if plan is not None and "predict" in plan.steps:
+                out["floor"] = on_thread(lambda: plan.run("predict", rows))
+            else:
+                out["floor"] = out["floor_model"]
         out["decode"] = _median_us(lambda: codecs.decode_json(body), n)
         obj = codecs.decode_json(body)
 

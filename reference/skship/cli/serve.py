@@ -76,6 +76,15 @@ def register(root: typer.Typer) -> None:
                 "as trusted as the model files."
             ),
         ] = None,
+        sklearn_plan: Annotated[
+            str,
+            typer.Option(
+                help="auto: the sklearn backend runs Pipelines and ColumnTransformers as a "
+                "plan of their fitted steps on numpy arrays (no DataFrame), kept only when "
+                "it gives exactly the model's answers on probe rows at start-up; off: call "
+                "the model itself."
+            ),
+        ] = "auto",
     ) -> None:
         """Serve .skops models (OIP v2, SageMaker, Hugging Face), audited at start-up."""
         from skship.errors import SkshipError
@@ -100,6 +109,7 @@ def register(root: typer.Typer) -> None:
                 batch_max_rows=batch_max_rows,
                 batch_wait_us=batch_wait_us,
                 onnx_cache=onnx_cache or "",
+                sklearn_plan=sklearn_plan,
             )
         except (SkshipError, OSError) as err:
             typer.echo(f"error: {err}", err=True)

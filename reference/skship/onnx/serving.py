@@ -181,7 +181,8 @@ class OnnxBackend:
         if self._sklearn is None:
             from skship.serve.backends import SklearnBackend
 
-            self._sklearn = SklearnBackend(self.model, self.contract)
+            # built on a request: no plan (compiling and verifying one takes a while)
+            self._sklearn = SklearnBackend(self.model, self.contract, plan="off")
         return self._sklearn
 
     def predict(self, rows: Coerced, outputs: list[str]) -> dict[str, np.ndarray[Any, Any]]:

@@ -714,6 +714,7 @@ def create_app(config: ServeConfig) -> Starlette:
             config.threads,
             config.prepared.get(spec.name),
             onnx_cache=config.onnx_cache,
+            sklearn_plan=config.sklearn_plan,
         )
         for spec in config.models
     ]

@@ -12,7 +12,8 @@ import json
 import logging
 import threading
 import warnings
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -21,9 +22,13 @@ from skship.serve.codecs import Coerced
 from skship.serve.contracts import Contract
 from skship.serve.errors import ServeError
 
+if TYPE_CHECKING:
+    from skship.serve.plan import Plan
+
 __all__ = [
     "BACKENDS",
     "SKLEARN_CONFIG",
+    "SKLEARN_PLANS",
     "Backend",
     "SklearnBackend",
     "configure_predict_thread",
@@ -33,6 +38,12 @@ __all__ = [
 log = logging.getLogger("skship.serve")
 
 BACKENDS = ("sklearn", "onnx", "auto")
+SKLEARN_PLANS = ("auto", "off")  # --sklearn-plan: compile and verify a plan, or never
+
+
+def _log_event(event: str, level: int, **fields: Any) -> None:
+    if log.isEnabledFor(level):
+        log.log(level, json.dumps({"event": event, **fields}, default=str))
 
 
 class Backend(Protocol):
@@ -68,7 +79,9 @@ class SklearnBackend:
 
     name = "sklearn"
 
-    def __init__(self, model: Any, contract: Contract) -> None:
+    def __init__(
+        self, model: Any, contract: Contract, *, plan: str = "auto", label: str = ""
+    ) -> None:
         self.model = model
         self.contract = contract
         self.names = [c.name for c in contract.columns]
@@ -76,8 +89,58 @@ class SklearnBackend:
         self.frame = wants_frame or contract.uniform is None
         if self.frame and not _has_pandas():
             self.frame = False
+        # the execution plan (skship.serve.plan): "used", "off" or "refused"
+        self.plan: Plan | None = None
+        self.plan_status = "off"
+        self.plan_reason = ""
+        self.plan_fallbacks = 0  # requests the plan raised on (the model answered them)
         if contract.columns:
             self._probe()
+        if plan not in SKLEARN_PLANS:
+            raise SkshipError(
+                f"unknown --sklearn-plan {plan!r}; choose one of {', '.join(SKLEARN_PLANS)}",
+                code="E-INVALID-ARGUMENT",
+            )
+        if plan == "auto":
+            self._build_plan(label)
+
+    def _build_plan(self, label: str) -> None:
+        """Compile the model into a plan and verify it against the model on probe rows;
+        keep it only when every answer is exactly the model's (else log why not)."""
+        from skship.serve.plan import NoPlan, compile_plan, probe_batches, verify
+
+        stage = "compile"
+        try:
+            plan = compile_plan(self.model, self.contract, frame=self.frame)
+            stage = "verify"
+            why = verify(
+                plan,
+                self._call_model,
+                self._configured,
+                probe_batches(self.model, self.contract),
+            )
+        except NoPlan as exc:
+            why = str(exc)
+        except Exception as exc:  # anything unexpected: serve the model as it is
+            why = f"{type(exc).__name__}: {exc}"
+        if why is not None:
+            self.plan_status, self.plan_reason = "refused", why[:500]
+            _log_event(
+                "backend.plan.refused",
+                logging.WARNING if stage == "verify" else logging.INFO,
+                model=label,
+                stage=stage,
+                reason=self.plan_reason,
+            )
+            return
+        self.plan, self.plan_status = plan, "used"
+        _log_event(
+            "backend.plan",
+            logging.INFO,
+            model=label,
+            outputs=sorted(plan.steps),
+            not_planned=plan.reasons,
+        )
 
     def _probe(self) -> None:
         """Prefer plain arrays when the model gives the same answer on them (no DataFrame
@@ -119,10 +182,24 @@ class SklearnBackend:
         return out
 
     def _call(self, rows: Coerced, output: str) -> Any:
+        plan = self.plan
+        if plan is not None and output in plan.steps:
+            try:
+                return self._configured(lambda: plan.run(output, rows))
+            except Exception:
+                # the model itself answers: its own answer, or its own error
+                self.plan_fallbacks += 1
+        return self._call_model(rows, output)
+
+    def _call_model(self, rows: Coerced, output: str) -> Any:
         X = self.model_input(rows)
         method = getattr(self.model, output)
+        return self._configured(lambda: method(X))
+
+    @staticmethod
+    def _configured(fn: Callable[[], Any]) -> Any:
         if getattr(_thread, "configured", False) and not _warnings_raise():
-            return method(X)  # a prediction thread: scikit-learn configured once for it
+            return fn()  # a prediction thread: scikit-learn configured once for it
         import sklearn
 
         # The signature check already refused non-finite values where the model cannot take
@@ -130,7 +207,7 @@ class SklearnBackend:
         # names, convergence…) must never turn a good request into an error.
         with warnings.catch_warnings(), sklearn.config_context(**SKLEARN_CONFIG):
             warnings.simplefilter("ignore")
-            return method(X)
+            return fn()
 
     def predict(self, rows: Coerced, outputs: list[str]) -> dict[str, np.ndarray[Any, Any]]:
         result: dict[str, np.ndarray[Any, Any]] = {}
@@ -209,16 +286,24 @@ def _onnx_backend(model: Any, contract: Contract, threads: int = 1) -> Backend:
 
 
 def make_backend(
-    name: str, model: Any, contract: Contract, *, threads: int = 1, label: str = ""
+    name: str,
+    model: Any,
+    contract: Contract,
+    *,
+    threads: int = 1,
+    label: str = "",
+    sklearn_plan: str = "auto",
 ) -> Backend:
     """The backend called ``name`` for this model.
 
     ``onnx`` converts and verifies at start-up and raises the conversion's coded error when
     either fails; ``auto`` takes onnx when the conversion verifies, else sklearn, and logs
     why (``backend.fallback``). ``label`` names the model in that log line.
+    ``sklearn_plan`` (``auto`` | ``off``) says whether the sklearn backend compiles and
+    verifies an execution plan (``skship.serve.plan``).
     """
     if name == "sklearn":
-        return SklearnBackend(model, contract)
+        return SklearnBackend(model, contract, plan=sklearn_plan, label=label)
     if name == "onnx":
         try:
             return _onnx_backend(model, contract, threads)
@@ -245,7 +330,7 @@ def make_backend(
                     }
                 )
             )
-            return SklearnBackend(model, contract)
+            return SklearnBackend(model, contract, plan=sklearn_plan, label=label)
     raise SkshipError(
         f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}",
         code="E-INVALID-ARGUMENT",

@@ -54,11 +54,13 @@ class ServeConfig:
     # load that instead of converting again
     prepared: dict[str, dict[str, Any]] = field(default_factory=dict)
     onnx_cache: str = ""  # a directory of verified conversions kept across restarts
+    sklearn_plan: str = "auto"  # the sklearn backend's execution plan: auto | off
 
     def to_json(self) -> dict[str, Any]:
         return {
             "prepared": self.prepared,
             "onnx_cache": self.onnx_cache,
+            "sklearn_plan": self.sklearn_plan,
             "models": [[m.name, m.path] for m in self.models],
             "trusted": list(self.trusted),
             "backend": self.backend,
@@ -88,6 +90,7 @@ class ServeConfig:
             batch_wait_us=float(obj.get("batch_wait_us", 0.0)),
             prepared=dict(obj.get("prepared") or {}),
             onnx_cache=str(obj.get("onnx_cache", "")),
+            sklearn_plan=str(obj.get("sklearn_plan", "auto")),
         )
 
 
@@ -105,8 +108,13 @@ class ServedModel:
 
     @property
     def parameters(self) -> dict[str, Any]:
-        """What the model metadata reports under ``parameters`` (the backend choice)."""
-        return self.choice.parameters() if self.choice is not None else {}
+        """What the model metadata reports under ``parameters`` (the backend choice, and
+        whether the sklearn backend runs a verified execution plan)."""
+        out = self.choice.parameters() if self.choice is not None else {}
+        status = getattr(self.backend, "plan_status", None)
+        if status is not None:
+            out["sklearn_plan"] = status
+        return out
 
     def __post_init__(self) -> None:
         if not self.platform:
@@ -220,6 +228,7 @@ def load_served(
     threads: int = 1,
     prepared: dict[str, Any] | None = None,
     onnx_cache: str = "",
+    sklearn_plan: str = "auto",
 ) -> ServedModel:
     """Audit and load one file (trust: the defaults plus ``trusted``, never the file's say);
     ``threads`` sizes the backend's own pool (onnxruntime's intra-op threads).
@@ -243,11 +252,19 @@ def load_served(
     contract = contract_for(model, get_signature(data))
     if prepared is not None:
         choice = BackendChoice.from_json(prepared)
-        chosen = _prepared_backend(spec, model, contract, choice, threads, sha256)
+        chosen = _prepared_backend(
+            spec, model, contract, choice, threads, sha256, sklearn_plan=sklearn_plan
+        )
     else:
         cache = OnnxCache(onnx_cache, sha256) if onnx_cache else None
         chosen, choice = choose_backend(
-            backend, model, contract, threads=threads, label=spec.name, cache=cache
+            backend,
+            model,
+            contract,
+            threads=threads,
+            label=spec.name,
+            cache=cache,
+            sklearn_plan=sklearn_plan,
         )
     return ServedModel(
         name=spec.name,
@@ -268,6 +285,7 @@ def _prepared_backend(
     choice: BackendChoice,
     threads: int,
     sha256: str,
+    sklearn_plan: str = "auto",
 ) -> Backend:
     """The backend the parent chose, built from its verified ONNX bytes (no conversion);
     ``sha256`` is that of the bytes this worker loaded."""
@@ -280,7 +298,7 @@ def _prepared_backend(
             code="E-INVALID-ARGUMENT",
         )
     if choice.backend != "onnx":
-        return make_backend("sklearn", model, contract)
+        return make_backend("sklearn", model, contract, label=spec.name, sklearn_plan=sklearn_plan)
     backend = _load_onnx(model, contract, choice.onnx_path, choice.report_path, threads)
     choice.conversion = "prepared"
     return backend
@@ -395,6 +413,7 @@ def choose_backend(
     threads: int = 1,
     label: str = "",
     cache: OnnxCache | None = None,
+    sklearn_plan: str = "auto",
 ) -> tuple[Backend, BackendChoice]:
     """The backend called ``name`` for this model, and the record of the choice.
 
@@ -404,7 +423,7 @@ def choose_backend(
     runs) and keeps the faster; a model that does not convert or verify falls back to
     scikit-learn with the reason recorded. With ``cache``, a verified conversion found
     there is used instead of converting (``onnx_conversion: "cache"``), and a new one is
-    stored there.
+    stored there. ``sklearn_plan`` goes to the sklearn backend (its execution plan).
     """
     from skship.errors import SkshipError
     from skship.serve.metrics import count_conversion
@@ -415,7 +434,9 @@ def choose_backend(
             code="E-INVALID-ARGUMENT",
         )
     if name == "sklearn":
-        return make_backend("sklearn", model, contract), BackendChoice(name, "sklearn")
+        return make_backend(
+            "sklearn", model, contract, label=label, sklearn_plan=sklearn_plan
+        ), BackendChoice(name, "sklearn")
     from skship.serve.backends import _onnx_backend
 
     cached = cache.load(model, contract, threads) if cache is not None else None
@@ -440,7 +461,9 @@ def choose_backend(
             reason=reason,
         )
         choice = BackendChoice(name, "sklearn", reason=reason, code=err.code)
-        return make_backend("sklearn", model, contract), choice
+        return make_backend(
+            "sklearn", model, contract, label=label, sklearn_plan=sklearn_plan
+        ), choice
     if cached is None:
         count_conversion(label)
         if cache is not None:
@@ -450,7 +473,7 @@ def choose_backend(
         choice = BackendChoice(name, "onnx", conversion=how)
         _log("backend.chosen", model=label, **choice.log_fields())
         return onnx, choice
-    sklearn = make_backend("sklearn", model, contract)
+    sklearn = make_backend("sklearn", model, contract, label=label, sklearn_plan=sklearn_plan)
     timings, reason = _race(model, contract, {"sklearn": sklearn, "onnx": onnx})
     winner = _winner(timings) if timings else "onnx"
     choice = BackendChoice(
@@ -529,7 +552,12 @@ def prepare_workers(config: ServeConfig, workdir: str) -> ServeConfig:
     prepared: dict[str, dict[str, Any]] = {}
     for spec in config.models:
         served = load_served(
-            spec, config.trusted, config.backend, config.threads, onnx_cache=config.onnx_cache
+            spec,
+            config.trusted,
+            config.backend,
+            config.threads,
+            onnx_cache=config.onnx_cache,
+            sklearn_plan=config.sklearn_plan,
         )
         choice = served.choice or BackendChoice(config.backend, served.backend.name)
         choice.sha256 = served.sha256

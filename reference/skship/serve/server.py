@@ -28,6 +28,7 @@ def serve(
     batch_max_rows: int = 0,
     batch_wait_us: float = 0.0,
     onnx_cache: str = "",
+    sklearn_plan: str = "auto",
 ) -> None:
     """Serve ``models`` (paths, or ``NAME=PATH``) until SIGINT/SIGTERM (graceful).
 
@@ -35,9 +36,19 @@ def serve(
     it listens. With ``workers > 1`` the backend is chosen here too (an ONNX conversion is
     made and verified once, ``auto`` times both backends once) and each worker loads its
     own copy of the model (the same audit, the same trust) with the parent's choice.
+    ``sklearn_plan`` (``auto`` | ``off``): whether the sklearn backend runs a verified
+    execution plan instead of calling the model (``skship.serve.plan``).
     """
     import uvicorn
 
+    from skship.serve.backends import SKLEARN_PLANS
+
+    if sklearn_plan not in SKLEARN_PLANS:
+        from skship.errors import InvalidArgumentError
+
+        raise InvalidArgumentError(
+            f"--sklearn-plan {sklearn_plan!r}: choose one of {', '.join(SKLEARN_PLANS)}"
+        )
     specs = tuple(parse_model_arg(m) for m in models)
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
@@ -55,6 +66,7 @@ def serve(
         batch_max_rows=batch_max_rows,
         batch_wait_us=batch_wait_us,
         onnx_cache=onnx_cache,
+        sklearn_plan=sklearn_plan,
     )
     import logging.config
 
