@@ -587,3 +587,22 @@ def test_serve_refuses_an_unknown_plan_setting(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "--sklearn-plan 'maybe'" in proc.stderr
+
+
+def test_any_exception_of_the_model_is_a_422_not_a_500() -> None:
+    """TfidfVectorizer raises AttributeError (not ValueError) on a text column holding only
+    missing values: still the model refusing these rows, E-SERVE-PREDICT, with the plan and
+    without, and the backend answers the next request."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    df = pd.DataFrame({"num0": np.arange(40.0), "text": [f"w{i % 5} x{i % 3}" for i in range(40)]})
+    model = _classifier(
+        ColumnTransformer([("n", StandardScaler(), ["num0"]), ("t", TfidfVectorizer(), "text")])
+    ).fit(df, _labels(df))
+    for backend in _backends(model, df):
+        missing = pd.DataFrame({"num0": [1.0], "text": np.array([None], dtype=object)})
+        with pytest.raises(ServeError) as err:
+            backend.predict(_rows(backend.contract, missing), ["predict"])
+        assert err.value.code == "E-SERVE-PREDICT" and "AttributeError" in str(err.value)
+        good = backend.predict(_rows(backend.contract, df.iloc[:2]), ["predict"])["predict"]
+        assert np.array_equal(good, model.predict(df.iloc[:2]))

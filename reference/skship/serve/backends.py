@@ -214,9 +214,13 @@ class SklearnBackend:
         for name in outputs:
             try:
                 value = self._call(rows, name)
-            except (ValueError, TypeError, KeyError, IndexError) as exc:
+            except Exception as exc:
+                # Whatever the model raises on rows that passed the signature checks is its
+                # refusal of those rows (TfidfVectorizer raises AttributeError on a column
+                # of missing text): a 422 naming the exception, never a 500.
                 raise ServeError(
-                    "E-SERVE-PREDICT", f"the model refused the rows ({name}): {exc}"
+                    "E-SERVE-PREDICT",
+                    f"the model refused the rows ({name}): {type(exc).__name__}: {exc}",
                 ) from None
             arr = np.asarray(value)
             if hasattr(value, "toarray"):  # sparse transform output
