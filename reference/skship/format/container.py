@@ -508,10 +508,43 @@ def _new_bytes(n: int) -> tuple[bytes, Any] | None:
     # once memory is fragmented (any long-lived process, e.g. a notebook holding a few
     # models), the kernel compacts memory synchronously on each fault of a madvised
     # region, and the same dump took 150-180 ms instead of 57 (THP defrag "madvise").
+    # Its pages are faulted in by one madvise(MADV_POPULATE_WRITE) call rather than
+    # one fault per 4 KiB page as the copy reaches them: the same zeroed 4 KiB pages
+    # (no huge pages, so no compaction), a fifth less time for a 60 MB copy.
+    _populate(addr, n)
     # An array interface rather than a ctypes array type: ctypes caches one type per
     # length, which would grow with every differently sized dump.
     view = np.asarray(_RawMemory(addr, n))
     return buf, view
+
+
+_PAGE = 4096
+_MADV_POPULATE_WRITE = 23  # Linux 5.14+; older kernels answer EINVAL, and nothing changes
+_POPULATE_OVER = 1 << 20
+
+
+def _populate(addr: int, n: int) -> None:
+    """Fault in the whole pages of [addr, addr + n) for writing, where Linux can."""
+    madvise = _madvise()
+    if madvise is None or n < _POPULATE_OVER:
+        return
+    start = -(-addr // _PAGE) * _PAGE
+    end = (addr + n) // _PAGE * _PAGE
+    if end > start:
+        madvise(start, end - start, _MADV_POPULATE_WRITE)  # a hint: the result is ignored
+
+
+@functools.cache
+def _madvise() -> Any:
+    if not sys.platform.startswith("linux"):  # pragma: no cover
+        return None
+    try:
+        madvise = ctypes.CDLL(None, use_errno=True).madvise
+    except (OSError, AttributeError):  # pragma: no cover
+        return None
+    madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+    madvise.restype = ctypes.c_int
+    return madvise
 
 
 class _RawMemory:
