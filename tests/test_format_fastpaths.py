@@ -8,21 +8,27 @@ implement.
   arbitrary structured dtypes and contents, and the written records then have every
   padding byte zero;
 - a data section's sha256 and CRC-32 are those of its bytes, however many blobs it
-  holds (small sections are joined before hashing).
+  holds (small sections are joined before hashing);
+- a large stored dump, which zeroes padding in its output after copying, writes the
+  same file as every other path, with clean padding and right digests.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
+import json
+import zipfile
 import zlib
 from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+import skship
 from skship.errors import ValidationError
 from skship.format.container import DataSection
 from skship.format.decoder import ARGS_ONLY
@@ -203,3 +209,53 @@ def test_data_section_digests_are_those_of_its_bytes(blobs: list[bytes]) -> None
     whole = b"".join(bytes(memoryview(p).cast("B")) for p in section.parts)
     assert len(whole) == section.size
     assert section.digests() == (hashlib.sha256(whole).hexdigest(), zlib.crc32(whole))
+
+
+_TREE_LIKE = np.dtype([("left", "<i8"), ("threshold", "<f8"), ("missing", "u1")], align=True)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    dirty=st.lists(st.integers(0, 2**17 - 1), max_size=3),
+    byte=st.integers(17, 23),  # the padding bytes of _TREE_LIKE's records
+    others=st.integers(0, 2),
+)
+def test_large_files_zero_padding_where_they_copy_it(
+    dirty: list[int], byte: int, others: int, tmp_path_factory: Any
+) -> None:
+    """A large stored dumps zeroes structured records' padding in the output, after
+    the copy, while its thread hashes the arrays as they are: the file is the one
+    dump (which zeroes the padding before hashing) and the joined-pieces fallback
+    write, the same as for the records with clean padding, with every digest and CRC
+    right."""
+    from skship.api import _LARGE
+    from skship.format import container
+
+    n = 2**17
+    assert n * _TREE_LIKE.itemsize >= _LARGE
+    clean = np.zeros(n, dtype=_TREE_LIKE)
+    clean["left"] = np.arange(n)
+    clean["threshold"] = np.linspace(0, 1, n)
+    noisy = clean.copy()
+    rows = noisy.view(np.uint8).reshape(n, _TREE_LIKE.itemsize)
+    for r in dirty:
+        rows[r, byte] = 0xA5
+    # Other structured arrays around it, small and large, some with set padding.
+    extra = [noisy[: 10 * (k + 1)].copy() for k in range(others)]
+    obj = {"nodes": noisy, "more": extra, "w": np.arange(7.0)}
+    want = {"nodes": clean, "more": [clean[: 10 * (k + 1)] for k in range(others)], "w": obj["w"]}
+    blob = skship.dumps(obj)
+    assert blob == skship.dumps(want)
+    path = tmp_path_factory.mktemp("big") / "big.skops"
+    skship.dump(obj, path)
+    assert path.read_bytes() == blob
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(container, "_new_bytes", lambda n: None)
+        assert skship.dumps(obj) == blob
+    zf = zipfile.ZipFile(io.BytesIO(blob))
+    assert zf.testzip() is None
+    data = zf.read("data")
+    doc = json.loads(zf.read("schema.json"))
+    assert doc["data"]["sha256"] == hashlib.sha256(data).hexdigest()
+    back = skship.loads(blob)
+    assert back["nodes"].tobytes() == clean.tobytes()

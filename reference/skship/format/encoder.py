@@ -66,8 +66,14 @@ _BUILDING = _Building()
 
 
 class Encoder:
-    def __init__(self) -> None:
+    def __init__(self, defer_padding: bool = False) -> None:
+        """With ``defer_padding``, a structured array whose records have padding is
+        added to the data section as it is and listed in ``data.padded``: whoever
+        copies the section into place zeroes the padding there, while the bytes are in
+        cache (``write_stored_bytes``), or calls ``data.zero_padding()`` first. Testing
+        the padding during the walk read every tree node from memory one more time."""
         self.data = DataSection()
+        self._defer_padding = defer_padding
         self.names: dict[str, str] = {}
         self.dtypes: list[Any] = []
         self._dtype_index: dict[np.dtype[Any], int] = {}
@@ -298,14 +304,20 @@ class Encoder:
         else:
             flat = np.ascontiguousarray(x).reshape(-1)
             order = None
+        deferred = False
         if dt.fields is not None:
-            flat = _zero_padding(flat)
+            if self._defer_padding and flat.size and _padding_runs(dt):
+                deferred = True
+            else:
+                flat = _zero_padding(flat)
         node = {
             "t": "ndarray",
             "dtype": descr,
             "shape": list(x.shape),
             "data": list(self.data.add(flat.view(np.uint8))),
         }
+        if deferred:
+            self.data.padded.append((len(self.data.parts) - 1, dt))
         if order is not None:
             node["order"] = order
         self._memo[id(x)] = [node, x, False]
