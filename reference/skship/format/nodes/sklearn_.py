@@ -201,17 +201,20 @@ def _predictor_dtype_ok(dtype: Any) -> bool:
     """A predictor record layout: the fields the checks read, in the order of
     scikit-learn's record dtype. TreePredictor.__setstate__ casts other layouts to that
     dtype *by position*, so a file that reordered the fields would have ``left`` read
-    from another, unchecked field after its validation."""
+    from another, unchecked field after its validation. The cast is ``same_kind``,
+    which wraps a wider unsigned field (an ``is_leaf`` of 256 in a ``u2`` field, a
+    leaf to the check, becomes 0, a split): each checked field must be an integer that
+    casts to scikit-learn's field without loss."""
     ok = _PREDICTOR_DTYPE_OK.get(dtype)
     if ok is None:
         names = dtype.names or ()
+        record = _predictor_dtype()
         ok = (
-            names == _predictor_dtype().names
+            names == record.names
             and set(names) >= _PREDICTOR_FIELDS
             and all(
-                # Integers that int64 holds exactly, so the checks' arithmetic is exact.
                 dtype.fields[f][0].kind in "iub"
-                and (dtype.fields[f][0].kind != "u" or dtype.fields[f][0].itemsize < 8)
+                and np.can_cast(dtype.fields[f][0], record.fields[f][0], "safe")
                 for f in _PREDICTOR_FIELDS
             )
         )
