@@ -201,7 +201,7 @@ def test_padding_test_agrees_with_a_byte_by_byte_test(records: Any) -> None:
     assert np.array_equal(clean_rows[:, used], rows[:, used])  # fields untouched
 
 
-@given(st.lists(st.binary(max_size=300), max_size=40))
+@given(st.lists(st.binary(max_size=300), max_size=60))
 def test_data_section_digests_are_those_of_its_bytes(blobs: list[bytes]) -> None:
     section = DataSection()
     for b in blobs:

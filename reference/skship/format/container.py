@@ -105,15 +105,17 @@ class DataSection:
         """sha256 (hex) and CRC-32 of the whole section.
 
         A section of many small blobs (a boosted model's hundreds of node arrays) is
-        joined first: one call each to sha256 and CRC-32 over one buffer costs half of
-        a call per blob. A large section is hashed blob by blob, as a copy of it
-        would cost more than the calls."""
-        if len(self.parts) > 1 and self.size <= _JOIN_TO_HASH:
+        joined first: one call each to sha256 and CRC-32 over one buffer costs less
+        than two calls per blob (437 blobs: 0.50 -> 0.45 ms). A large section, or one
+        of a few blobs, is hashed blob by blob: the copy would cost more than the
+        calls it saves."""
+        if len(self.parts) > _JOIN_PARTS and self.size <= _JOIN_TO_HASH:
             return _digests([b"".join(self.parts)])
         return _digests(self.parts)
 
 
 _JOIN_TO_HASH = 4 << 20
+_JOIN_PARTS = 32  # below this, the copy a join makes costs more than the calls it saves
 
 
 _ZEROS = [b"\0" * i for i in range(BLOB_ALIGN)]
