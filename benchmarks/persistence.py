@@ -604,14 +604,19 @@ def load_zoo(
     letters: str, scale: float, cache: Path | None, log: Callable[[str], None]
 ) -> list[tuple[str, Any, Any]]:
     """Build the zoo, or read it from ``cache`` (a pickle this script wrote) when it
-    was built with the same models, scale and scikit-learn."""
+    was built with the same scale and scikit-learn and holds every model asked for
+    (``--models b,f`` reuses a cache of the whole zoo)."""
     key = {"models": letters, "scale": scale, "sklearn": _version("scikit-learn")}
     if cache is not None and cache.exists():
         with cache.open("rb") as handle:
             cached = pickle.load(handle)
-        if cached.get("key") == key:
+        have = cached.get("key", {})
+        if {**have, "models": letters} == key and set(letters) <= set(have.get("models", "")):
             log(f"zoo read from {cache}")
-            zoo_models: list[tuple[str, Any, Any]] = cached["zoo"]
+            zoo_models: list[tuple[str, Any, Any]] = sorted(
+                (entry for entry in cached["zoo"] if entry[0] in letters),
+                key=lambda entry: letters.index(entry[0]),
+            )
             return zoo_models
     start = time.perf_counter()
     built = zoo.build_zoo(letters, scale)

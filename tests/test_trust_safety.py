@@ -427,3 +427,29 @@ def test_tree_predictor_fields_must_keep_scikit_learns_order(categorical_hgb: An
     with pytest.raises(errors.ValidationError) as info:
         skship.loads(skship.dumps(predictor))
     assert info.value.code == "E-VALIDATION-INDEX"
+
+
+def test_tree_predictor_flags_must_survive_the_cast(categorical_hgb: Any) -> None:
+    """TreePredictor.__setstate__ casts the records to scikit-learn's layout with
+    ``same_kind``, which wraps a wider unsigned flag: an ``is_leaf`` of 256 in a
+    ``u2`` field passes as a leaf (its children unchecked) and becomes 0, a split, once
+    cast to ``u1``. A checked field must cast to scikit-learn's without loss."""
+    from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
+
+    predictor = categorical_hgb._predictors[0][0]
+    wide = np.dtype(
+        [
+            (n, "<u2" if n == "is_leaf" else PREDICTOR_RECORD_DTYPE.fields[n][0])
+            for n in PREDICTOR_RECORD_DTYPE.names
+        ]
+    )
+    nodes = np.zeros(len(predictor.nodes), dtype=wide)
+    for n in wide.names:
+        nodes[n] = predictor.nodes[n]
+    nodes["is_leaf"] = 256  # a leaf to the check, a split after the cast
+    nodes["left"] = nodes["right"] = 10**6
+    assert nodes.astype(PREDICTOR_RECORD_DTYPE, casting="same_kind")["is_leaf"][0] == 0
+    predictor.nodes = nodes
+    with pytest.raises(errors.ValidationError) as info:
+        skship.loads(skship.dumps(predictor))
+    assert info.value.code == "E-VALIDATION-INDEX"

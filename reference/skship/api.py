@@ -86,7 +86,10 @@ def _serialize(
     if protocol == 2 and (compression not in (None, "none") or sample is not None):
         raise InvalidArgumentError("protocol=2 files take neither compression nor sample")
     comp = compression or "none"
-    enc = Encoder()
+    # A large stored file is copied into place by write_stored_bytes, which zeroes
+    # structured records' padding there; every other path zeroes it after the walk.
+    in_place = whole and comp == "none" and protocol == 3
+    enc = Encoder(defer_padding=in_place)
     # The walk allocates a node per object and frees none of them: the cyclic
     # collector would scan the whole heap every few thousand nodes for nothing.
     gc_was_enabled = gc.isenabled()
@@ -101,6 +104,8 @@ def _serialize(
                 return [write_protocol2(root, b"".join(enc.data.parts), enc.dtypes)]
             parts = enc.data.parts
             size = enc.data.size
+            if size < _LARGE:
+                enc.data.zero_padding()
             if size >= _LARGE:
                 # Filled in place, the CRC-32 is computed as the data is copied: the
                 # thread then has only the sha256 to do, the longest task of a dump.
@@ -123,7 +128,7 @@ def _serialize(
         write_container(out, prefix + sha.encode() + suffix, parts, size, crc, comp)
         return out
     if whole and comp == "none":
-        return [write_stored_bytes(prefix, suffix, parts, size, hasher)]
+        return [write_stored_bytes(prefix, suffix, parts, size, hasher, enc.data.padded)]
     # A large file is laid out the same way whether it is returned whole or written
     # in pieces, so dump and dumps give the same bytes.
     method, body, hole = schema_member_with_hole(prefix, suffix, size, comp)

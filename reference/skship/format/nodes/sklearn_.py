@@ -31,22 +31,52 @@ def _all(ok: np.ndarray[Any, Any]) -> bool:
     return int(np.count_nonzero(ok)) == ok.size
 
 
-_SPANS: dict[int, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]] = {}
+_SPANS: dict[int, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]] = {}
+_U64 = np.uint64
 
 
-def _child_span(count: int) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-    """For node i of ``count``: (i + 1, count - i - 1) as int64 and uint64, read-only
-    and cached, so that ``x - after`` viewed unsigned is below ``room`` exactly when
-    i < x < count."""
+def _child_span(
+    count: int,
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """For node i of ``count``: (i + 1, count - i - 1, -1 - (i + 1)), the first as int64
+    and the others as uint64, read-only and cached, so that ``x - after`` viewed
+    unsigned is below ``room`` exactly when i < x < count, and equals ``leaf`` exactly
+    when x == -1."""
     span = _SPANS.get(count)
     if span is None:
         after = np.arange(1, count + 1, dtype=np.int64)
-        room = (count - after).view(np.uint64)
-        after.flags.writeable = room.flags.writeable = False
-        span = (after, room)
+        room = (count - after).view(_U64)
+        leaf = (-1 - after).view(_U64)
+        after.flags.writeable = room.flags.writeable = leaf.flags.writeable = False
+        span = (after, room, leaf)
         if count <= 1 << 16 and len(_SPANS) < 1024:
             _SPANS[count] = span
     return span
+
+
+def _tree_nodes_ok(
+    left: np.ndarray[Any, Any],
+    right: np.ndarray[Any, Any],
+    feature: np.ndarray[Any, Any],
+    n_features: int,
+) -> np.ndarray[Any, Any]:
+    """Per node (int64 columns of one tree): a leaf (both children -1), or both
+    children after the node and inside the tree and the feature in [0, n_features).
+
+    ``a <= x < b`` is one unsigned comparison, ``x - a < b - a``, since a negative
+    difference wraps to a huge unsigned value; both children are compared at once
+    through their (unsigned) maximum. Each column, a strided field of the records, is
+    read once; everything else works on contiguous temporaries."""
+    after, room, leaf = _child_span(len(left))
+    d = np.subtract(left, after).view(_U64)
+    e = np.subtract(right, after).view(_U64)
+    both_leaf = d == e  # left == right ...
+    np.maximum(d, e, out=d)
+    both_leaf &= d == leaf  # ... == -1
+    ok: np.ndarray[Any, Any] = d < room
+    ok &= feature.view(_U64) < _U64(min(max(n_features, 0), 2**63))
+    ok |= both_leaf
+    return ok
 
 
 def _int(x: Any) -> bool:
@@ -60,8 +90,8 @@ def _node_dtype() -> Any:
     return NODE_DTYPE
 
 
-def validate_tree(name: str, args: Any, state: Any) -> None:
-    """sklearn.tree._tree.Tree: args (n_features, n_classes, n_outputs), state dict."""
+def _tree_args(args: Any) -> tuple[int, int, int]:
+    """(n_features, n_outputs, max(n_classes)) of a Tree's checked constructor args."""
     what = "decision tree"
     if len(args) != 3:
         raise _bad(what, "Tree takes (n_features, n_classes, n_outputs)")
@@ -71,8 +101,16 @@ def validate_tree(name: str, args: Any, state: Any) -> None:
     n_classes = np.asarray(n_classes)
     if n_classes.ndim != 1 or n_classes.dtype.kind not in "iu" or len(n_classes) != n_outputs:
         raise _bad(what, "n_classes must hold one integer per output")
-    if n_classes.size and int(n_classes.min()) < 1:
+    classes = n_classes.tolist()  # a few entries: Python's min and max beat numpy's
+    if min(classes) < 1:
         raise _bad(what, "n_classes must be positive")
+    return int(n_features), int(n_outputs), max(classes)
+
+
+def validate_tree(name: str, args: Any, state: Any) -> None:
+    """sklearn.tree._tree.Tree: args (n_features, n_classes, n_outputs), state dict."""
+    what = "decision tree"
+    n_features, n_outputs, max_classes = _tree_args(args)
     if state is ARGS_ONLY:
         return
     if not isinstance(state, dict):
@@ -82,24 +120,14 @@ def validate_tree(name: str, args: Any, state: Any) -> None:
         raise _bad(what, "state needs 'nodes', 'values' arrays and 'node_count'")
     if nodes.dtype != _node_dtype() or nodes.ndim != 1 or len(nodes) != count or count < 1:
         raise _bad(what, "nodes must be a 1-d array of node_count tree nodes")
-    max_classes = int(n_classes.max())
     if values.shape != (count, n_outputs, max_classes) or values.dtype != np.float64:
         raise _bad(
             what,
             f"values must be float64 of shape {(count, n_outputs, max_classes)}, got {values.shape}",
         )
-    # Contiguous copies of the children (read twice below) cost less than strided reads.
-    left, right = nodes["left_child"].copy(), nodes["right_child"].copy()
+    left, right = nodes["left_child"], nodes["right_child"]
     feature = nodes["feature"]
-    # Every node is a leaf (both children -1) or has both children after it and inside
-    # the tree (so no index is out of range and there is no cycle) and its split
-    # feature in range. One vectorised pass; ``a <= x < b`` is one unsigned comparison,
-    # ``x - a < b - a``, since a negative difference wraps to a huge unsigned value.
-    after, room = _child_span(count)
-    ok = (left - after).view(np.uint64) < room
-    ok &= (right - after).view(np.uint64) < room
-    ok &= feature.view(np.uint64) < np.uint64(min(int(n_features), 2**63))
-    ok |= (left == TREE_LEAF) & (right == TREE_LEAF)
+    ok = _tree_nodes_ok(left, right, feature, n_features)
     if not _all(ok):
         bad = int(np.argmin(ok))
         raise _bad(
@@ -173,17 +201,20 @@ def _predictor_dtype_ok(dtype: Any) -> bool:
     """A predictor record layout: the fields the checks read, in the order of
     scikit-learn's record dtype. TreePredictor.__setstate__ casts other layouts to that
     dtype *by position*, so a file that reordered the fields would have ``left`` read
-    from another, unchecked field after its validation."""
+    from another, unchecked field after its validation. The cast is ``same_kind``,
+    which wraps a wider unsigned field (an ``is_leaf`` of 256 in a ``u2`` field, a
+    leaf to the check, becomes 0, a split): each checked field must be an integer that
+    casts to scikit-learn's field without loss."""
     ok = _PREDICTOR_DTYPE_OK.get(dtype)
     if ok is None:
         names = dtype.names or ()
+        record = _predictor_dtype()
         ok = (
-            names == _predictor_dtype().names
+            names == record.names
             and set(names) >= _PREDICTOR_FIELDS
             and all(
-                # Integers that int64 holds exactly, so the checks' arithmetic is exact.
                 dtype.fields[f][0].kind in "iub"
-                and (dtype.fields[f][0].kind != "u" or dtype.fields[f][0].itemsize < 8)
+                and np.can_cast(dtype.fields[f][0], record.fields[f][0], "safe")
                 for f in _PREDICTOR_FIELDS
             )
         )
@@ -257,10 +288,12 @@ def validate_tree_predictor(name: str, args: Any, state: Any) -> None:
         )
     if len(nodes) < 1:  # prediction starts at node 0
         raise _bad(what, "a predictor has no nodes")
-    after, room = _child_span(len(nodes))
-    ok = (nodes["left"] - after).view(np.uint64) < room
-    ok &= (nodes["right"] - after).view(np.uint64) < room
-    ok |= nodes["is_leaf"] != 0
+    # As in a Tree: both children at once through their unsigned maximum.
+    after, room, _ = _child_span(len(nodes))
+    d = np.subtract(nodes["left"], after).view(_U64)
+    np.maximum(d, np.subtract(nodes["right"], after).view(_U64), out=d)
+    ok = d < room
+    np.logical_or(ok, nodes["is_leaf"], out=ok)
     if not _all(ok):
         raise _bad(what, "a child index is outside the tree")
 
