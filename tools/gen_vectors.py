@@ -2101,6 +2101,36 @@ def validator_vectors(s: Suite) -> None:
         trusted=names,
     )
 
+    # A predictor whose is_leaf field is 16-bit with the value 256: a leaf to a check on
+    # the stored records (children unchecked), a split once __setstate__ casts it to u1.
+    predictor = copy.deepcopy(hgb._predictors[0][0])
+    wide = np.dtype(
+        [
+            (n, "<u2" if n == "is_leaf" else PREDICTOR_RECORD_DTYPE.fields[n][0])
+            for n in PREDICTOR_RECORD_DTYPE.names or ()
+        ]
+    )
+    widened = np.zeros(len(predictor.nodes), dtype=wide)
+    for n in wide.names or ():
+        widened[n] = predictor.nodes[n]
+    widened["is_leaf"] = 256
+    widened["left"] = widened["right"] = 10**6
+    predictor.nodes = widened
+    blob, names = tampered(predictor, lambda doc, raw: None)
+    s.error(
+        "malicious",
+        "hgb-predictor-wide-flag",
+        "a lone histogram gradient boosting predictor whose is_leaf field is 16-bit and "
+        "holds 256 (a leaf to a check on the stored records, a split pointing to node "
+        "1000000 once cast to scikit-learn's 8-bit field)",
+        f"{S}#attack-tree-indices",
+        blob,
+        "E-VALIDATION-INDEX",
+        rule="rule-validate-hgb",
+        level=py,
+        trusted=names,
+    )
+
     def far_index(doc: dict[str, Any], raw: bytearray) -> None:
         idx_array = doc["root"]["state"]["v"][1]
         struct.pack_into("<q", raw, idx_array["data"][0], 10**6)
