@@ -476,6 +476,51 @@ def _untrusted_model(tmp: Path) -> tuple[Any, Path]:
     return model, path
 
 
+def _read_response(f: Any) -> tuple[int, dict[str, str], bytes]:
+    status = int(f.readline().split()[1])
+    headers: dict[str, str] = {}
+    while (line := f.readline()) not in (b"\r\n", b""):
+        k, _, v = line.decode("latin-1").partition(":")
+        headers[k.strip().lower()] = v.strip()
+    return status, headers, f.read(int(headers.get("content-length", "0")))
+
+
+def test_http_framing_head_expect_continue_and_pipelining(server: str) -> None:
+    """Each response's head is held to go out with its body (skship.serve.protocol): a
+    HEAD answer (no body) still gets its head, ``100 Continue`` is not held, and
+    pipelined requests get their answers in order."""
+    host, port = server.removeprefix("http://").split(":")
+    body = json.dumps(
+        {"inputs": [{"name": "x", "datatype": "FP64", "shape": [1, 5], "data": [0.5] * 5}]}
+    ).encode()
+    post = (
+        f"POST /v2/models/arr/infer HTTP/1.1\r\nHost: {host}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    ).encode()
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        f = s.makefile("rb")
+        s.sendall(f"HEAD /v2/health/live HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        status, headers, _ = _read_response(io.BytesIO(f.readline() + _head_rest(f)))
+        assert status == 200 and headers["content-type"] == "application/json"
+        s.sendall(post + b"Expect: 100-continue\r\n\r\n")
+        assert f.readline().startswith(b"HTTP/1.1 100")  # asked for the body: not held
+        assert f.readline() == b"\r\n"
+        s.sendall(body)
+        status, _, answer = _read_response(f)
+        assert status == 200 and json.loads(answer)["outputs"][0]["shape"] == [1]
+        s.sendall((post + b"\r\n" + body) * 3)  # pipelined
+        for _ in range(3):
+            status, _, answer = _read_response(f)
+            assert status == 200 and json.loads(answer)["model_name"] == "arr"
+
+
+def _head_rest(f: Any) -> bytes:
+    out = b""
+    while (line := f.readline()) not in (b"\r\n", b""):
+        out += line
+    return out + b"\r\n"
+
+
 def test_untrusted_model_is_refused_at_startup(tmp_path: Path) -> None:
     _, path = _untrusted_model(tmp_path)
     run = subprocess.run(
@@ -579,3 +624,38 @@ def test_serve_help_does_not_import_sklearn() -> None:
         "assert 'sklearn' not in sys.modules and 'numpy' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_one_write_joins_each_head_to_its_body() -> None:
+    """What uvicorn writes for one response reaches the socket as one write."""
+    import asyncio
+
+    from skship.serve.protocol import OneWrite, one_write_send
+
+    class Socket:  # what a transport hands to the kernel, one entry per write
+        def __init__(self) -> None:
+            self.writes: list[bytes] = []
+
+        def write(self, data: bytes) -> None:
+            self.writes.append(data)
+
+        def writelines(self, parts: Any) -> None:
+            self.writes.append(b"".join(parts))
+
+    sock = Socket()
+    out = OneWrite(sock)
+
+    async def uvicorn_send(message: dict[str, Any]) -> None:  # uvicorn's two writes
+        out.write(b"HEAD" if message["type"] == "http.response.start" else message["body"])
+
+    send = one_write_send(uvicorn_send, out)
+
+    async def respond(body: bytes) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    asyncio.run(respond(b"small"))
+    asyncio.run(respond(b"x" * 100_000))
+    assert sock.writes == [b"HEADsmall", b"HEAD" + b"x" * 100_000]
+    out.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # outside a response start: at once
+    assert sock.writes[-1].startswith(b"HTTP/1.1 100")
