@@ -110,7 +110,7 @@ def _http_p50_us(host: str, port: int, path: str, body: bytes, n: int) -> float:
 
 
 def profile(
-    letter: str, backend_name: str, n: int, scale: float, extra: list[str]
+    letter: str, backend_name: str, n: int, scale: float, extra: list[str], rows: int = 1
 ) -> dict[str, Any]:
     from bench import _free_port, _stop, oip_body, start_skship
     from zoo import BUILDERS
@@ -125,7 +125,7 @@ def profile(
     work = Path(tempfile.mkdtemp(prefix="skship-hotpath-"))
     path = work / "m.skops"
     skship.dump(model, path, sample=X)
-    sub = X.iloc[:1] if hasattr(X, "iloc") else X[:1]
+    sub = X.iloc[:rows] if hasattr(X, "iloc") else X[:rows]
     body = oip_body(sub)
     inline = -1
     if "--inline-max-kb" in extra:
@@ -136,7 +136,7 @@ def profile(
     served = load_served(config.models[0], (), backend_name)
     app = build_app([served], config)
     server = app.state.server
-    out: dict[str, Any] = {"model": letter, "backend": backend_name}
+    out: dict[str, Any] = {"model": letter, "backend": backend_name, "rows": rows}
 
     from concurrent.futures import ThreadPoolExecutor
 
@@ -209,6 +209,7 @@ def main() -> int:
     p.add_argument("--backend", default="onnx")
     p.add_argument("--n", type=int, default=2000)
     p.add_argument("--scale", type=float, default=0.2)
+    p.add_argument("--rows", type=int, default=1, help="rows in the request (1: single row)")
     p.add_argument(
         "--server-args", default="", help="more `skship serve` options, e.g. '--inline-max-kb 64'"
     )
@@ -216,7 +217,7 @@ def main() -> int:
     extra = args.server_args.split()
     for letter in args.model:
         for backend in args.backend.split(","):
-            res = profile(letter, backend, args.n, args.scale, extra)
+            res = profile(letter, backend, args.n, args.scale, extra, args.rows)
             print(
                 json.dumps({k: round(v, 1) if isinstance(v, float) else v for k, v in res.items()})
             )
