@@ -659,3 +659,43 @@ def test_one_write_joins_each_head_to_its_body() -> None:
     assert sock.writes == [b"HEADsmall", b"HEAD" + b"x" * 100_000]
     out.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # outside a response start: at once
     assert sock.writes[-1].startswith(b"HTTP/1.1 100")
+
+
+def test_auto_inline_takes_cheap_batches_on_the_loop(models: dict[str, Any]) -> None:
+    """--inline-max-kb -1: a batch body (over 16 KiB) runs on the event loop once the
+    model's predictions of such bodies are measured cheap, on a prediction thread before
+    that, when they are costly, or beyond 256 KiB."""
+    import asyncio
+
+    from skship.serve.app import AUTO_INLINE_BATCH_BYTES, build_app
+    from skship.serve.models import ModelSpec, ServeConfig, load_served
+
+    config = ServeConfig(models=(ModelSpec("arr", str(models["dir"] / "arr.skops")),))
+    served = load_served(config.models[0], (), "sklearn")
+    server = build_app([served], config).state.server
+    rows = np.random.default_rng(0).normal(size=(400, 5))
+    body = json.dumps(
+        {"inputs": [{"name": "x", "datatype": "FP64", "shape": [400, 5], "data": rows.tolist()}]}
+    ).encode()
+    assert 16 * 1024 < len(body) < AUTO_INLINE_BATCH_BYTES
+    assert not server.on_loop("arr", len(body), None)  # not measured yet: a thread
+    from skship.serve.app import _oip_answer, _oip_prepare
+
+    async def infer() -> Any:
+        return await server.infer(
+            served,
+            lambda: _oip_prepare(server, served, body, "application/json", {}, None),
+            lambda result, chosen, extra: _oip_answer(served, result, chosen, extra),
+            len(body),
+        )
+
+    answer = json.loads(asyncio.run(infer()).body)
+    assert answer["outputs"][0]["data"] == models["arr"].predict(rows).tolist()
+    measured = server.byte_costs["arr"]  # CPU seconds per byte, from that prediction
+    assert 0 < measured * len(body) < 0.05
+    server.byte_costs["arr"] = 0.0001 / len(body)  # 0.1 ms for this body: on the loop
+    assert server.on_loop("arr", len(body), None)
+    assert not server.on_loop("arr", AUTO_INLINE_BATCH_BYTES + 1, None)
+    server.byte_costs["arr"] = 0.001 / len(body)  # 1 ms: a thread
+    assert not server.on_loop("arr", len(body), None)
+    server.pool.shutdown()

@@ -10,6 +10,7 @@ produce a 500.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -59,6 +60,11 @@ _BINARY_HEADER = "inference-header-content-length"
 AUTO_INLINE_BYTES = 16 * 1024
 AUTO_INLINE_SECONDS = 0.0003
 AUTO_INLINE_ROWS = 8  # predictions of at most this many rows feed the cost estimate
+# larger bodies (a batch of rows) up to this size run inline when the model's predictions
+# cost under AUTO_INLINE_SECONDS of CPU for a body of that size (seconds per body byte,
+# measured on the thread that predicted): with one prediction thread, the loop and that
+# thread only take turns with the GIL, and the turns cost more than a cheap model's batch
+AUTO_INLINE_BATCH_BYTES = 256 * 1024
 
 
 def _log(event: str, **fields: Any) -> None:
@@ -101,6 +107,7 @@ class Server:
         self.batchers: dict[str, Batcher] = {}
         self.decode_inline_bytes = max(config.inline_max_bytes, 1 << 20)
         self.costs: dict[str, float] = {}  # seconds of a small prediction, per model
+        self.byte_costs: dict[str, float] = {}  # CPU seconds of predict per body byte
         self.timed = {m.name: self._timer(m) for m in models}
         if config.batch_max_rows > 0:
             for m in models:
@@ -172,6 +179,8 @@ class Server:
         run in one call on the pool; with it, the checked rows go to the model's batcher."""
         batcher = self.batchers.get(model.name)
         timed = self.timed[model.name]
+        if size > AUTO_INLINE_BYTES and self.config.inline_max_bytes < 0:
+            timed = self._byte_timer(model.name, timed, size)
         if self.on_loop(model.name, size, batcher):
             rows, chosen, extra = prepare()
             return answer(timed(rows, chosen), chosen, extra)
@@ -195,16 +204,37 @@ class Server:
         """Whether this request runs on the event loop (no thread hand-off, which costs
         more than a cheap model's whole prediction). ``inline_max_bytes`` >= 0 decides by
         body size alone; -1 (the default) is automatic: a small body (up to 16 KiB) for a
-        model whose recent small predictions took under 0.3 ms, when its batcher (if any)
-        has nothing queued or running."""
+        model whose recent small predictions took under 0.3 ms, or a larger body (up to
+        256 KiB) for a model whose predictions of bodies that size cost under 0.3 ms of
+        CPU, when its batcher (if any) has nothing queued or running."""
         limit = self.config.inline_max_bytes
         if limit >= 0:
             return size <= limit and (batcher is None or batcher.idle())
+        if batcher is not None and not batcher.idle():
+            return False
+        if size <= AUTO_INLINE_BYTES:
+            return self.costs.get(name, 1.0) <= AUTO_INLINE_SECONDS
         return (
-            size <= AUTO_INLINE_BYTES
-            and self.costs.get(name, 1.0) <= AUTO_INLINE_SECONDS
-            and (batcher is None or batcher.idle())
+            size <= AUTO_INLINE_BATCH_BYTES
+            and size * self.byte_costs.get(name, 1.0) <= AUTO_INLINE_SECONDS
         )
+
+    def _byte_timer(
+        self, name: str, predict: Callable[[Coerced, list[str]], Result], size: int
+    ) -> Callable[[Coerced, list[str]], Result]:
+        """``predict``, recording its CPU seconds per body byte (thread time: a thread
+        waiting for the GIL is not the model's cost) for :meth:`on_loop`."""
+        costs = self.byte_costs
+
+        def timed(rows: Coerced, outputs: list[str]) -> Result:
+            t0 = time.thread_time()
+            result = predict(rows, outputs)
+            per_byte = (time.thread_time() - t0) / size
+            old = costs.get(name)
+            costs[name] = per_byte if old is None else 0.8 * old + 0.2 * per_byte
+            return result
+
+        return timed
 
     def _timer(self, model: ServedModel) -> Callable[[Coerced, list[str]], Result]:
         """The backend's predict, timing small calls (a moving average per model) for
@@ -655,6 +685,14 @@ def build_app(models: list[ServedModel], config: ServeConfig) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> Any:
+        # the event loop's thread predicts too (small requests run inline): set it up like
+        # a pool thread, now that the models (and their OpenMP runtime) are loaded; before,
+        # an OpenMP model predicting on the loop started a team of spinning threads
+        configure_predict_thread()
+        # the models, libraries and app live as long as the server: out of the collector's
+        # way, so that a full collection walks what requests allocate, not every estimator
+        gc.collect()
+        gc.freeze()
         yield
         server.ready = False
         server.pool.shutdown(wait=True)
