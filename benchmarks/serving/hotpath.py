@@ -4,8 +4,10 @@ For one zoo model and backend, times (median of ``--n`` calls, microseconds):
 
 * ``floor``: the backend's own predict on already-coerced rows (onnxruntime ``run`` or the
   estimator's method), on a thread configured like a prediction thread;
-* ``decode``, ``coerce``, ``predict``, ``encode``: the request path's steps, called
-  directly on the same OIP JSON body the benchmark sends;
+* ``decode``, ``oip_tensors``, ``coerce``, ``predict``, ``encode``: the request path's
+  steps, called directly on the same OIP JSON body the benchmark sends (``oip_columns``
+  instead of ``oip_tensors`` + ``coerce`` when the request takes that short cut: one
+  ``[rows]`` tensor per named column);
 * ``asgi``: the whole application (routing, body, the thread hand-off, the answer) called
   in-process through ASGI, no socket;
 * ``http``: a keep-alive HTTP/1.1 round trip to a real ``skship serve`` on loopback
@@ -165,9 +167,15 @@ def profile(
                 return codecs.tensors_table(tensors, served.contract)
             return codecs.json_table(obj)
 
-        out["oip_tensors"] = _median_us(table, n)
-        t = table()
-        out["coerce"] = _median_us(lambda: codecs.coerce(t, served.contract, server.limits), n)
+        if codecs.oip_columns(obj, served.contract, server.limits) is not None:
+            # one [rows] tensor per column: the server's short cut (tensors + coerce)
+            out["oip_columns"] = _median_us(
+                lambda: codecs.oip_columns(obj, served.contract, server.limits), n
+            )
+        else:
+            out["oip_tensors"] = _median_us(table, n)
+            t = table()
+            out["coerce"] = _median_us(lambda: codecs.coerce(t, served.contract, server.limits), n)
         out["predict"] = on_thread(lambda: be.predict(rows, chosen))
         result = be.predict(rows, chosen)
         out["encode"] = _median_us(lambda: _oip_answer(served, result, chosen, answer_extra), n)
