@@ -699,3 +699,26 @@ def test_auto_inline_takes_cheap_batches_on_the_loop(models: dict[str, Any]) -> 
     server.byte_costs["arr"] = 0.001 / len(body)  # 1 ms: a thread
     assert not server.on_loop("arr", len(body), None)
     server.pool.shutdown()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(
+                [b"content-type", b"Content-Type", b"x-request-id", b"content-length", b"a"]
+            ),
+            st.binary(max_size=6),
+        ),
+        max_size=6,
+    ),
+    st.sampled_from(["content-type", "x-request-id", "content-length", "missing"]),
+)
+def test_header_lookup_is_starlettes(headers: list[tuple[bytes, bytes]], name: str) -> None:
+    """The inference route's header dict answers like Starlette's ``headers.get``."""
+    from starlette.requests import Request
+
+    from skship.serve.app import _header
+
+    scope = {"type": "http", "method": "POST", "path": "/", "headers": headers}
+    assert _header(Request(scope), name) == Request(dict(scope)).headers.get(name)

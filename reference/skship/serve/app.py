@@ -24,7 +24,7 @@ import msgspec
 import numpy as np
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -76,8 +76,23 @@ def _error_body(err: ServeError) -> bytes:
     return _encode({"error": err.detail, "code": err.code})
 
 
+def _header(request: Request, name: str) -> str | None:
+    """A request header (``name`` lower case), as Starlette's ``request.headers.get``
+    gives it (the first one sent), from a dict built once per request: the inference
+    route reads four."""
+    scope = request.scope
+    found: dict[bytes, bytes] | None = scope.get("skship.headers")
+    if found is None:
+        found = {}
+        for key, value in scope["headers"]:
+            found.setdefault(key, value)  # ASGI servers send names in lower case
+        scope["skship.headers"] = found
+    value = found.get(name.encode("latin-1"))
+    return None if value is None else value.decode("latin-1")
+
+
 def _media_type(request: Request) -> tuple[str, dict[str, str]]:
-    raw = request.headers.get("content-type", "")
+    raw = _header(request, "content-type") or ""
     main, *rest = raw.split(";")
     params = {}
     for p in rest:
@@ -145,7 +160,7 @@ class Server:
 
     async def body(self, request: Request) -> bytes:
         limit = self.limits.max_body_bytes
-        length = request.headers.get("content-length")
+        length = _header(request, "content-length")
         if length is not None:
             try:
                 declared = int(length)
@@ -156,15 +171,28 @@ class Server:
                     "E-SERVE-PAYLOAD-TOO-LARGE",
                     f"the body has {declared} bytes; this server takes at most {limit}",
                 )
+        # the ASGI messages themselves (Starlette's request.stream() is an async generator
+        # that also yields a last b"", which made every body a copy of itself)
+        receive = request.receive
         chunks: list[bytes] = []
         size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise ServeError(
-                    "E-SERVE-PAYLOAD-TOO-LARGE", f"the body exceeds this server's {limit} bytes"
-                )
-            chunks.append(chunk)
+        while True:
+            message = await receive()
+            kind = message["type"]
+            if kind == "http.request":
+                chunk = message.get("body", b"")
+                if chunk:
+                    size += len(chunk)
+                    if size > limit:
+                        raise ServeError(
+                            "E-SERVE-PAYLOAD-TOO-LARGE",
+                            f"the body exceeds this server's {limit} bytes",
+                        )
+                    chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+            elif kind == "http.disconnect":
+                raise ClientDisconnect()
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def infer(
@@ -513,7 +541,7 @@ def build_app(models: list[ServedModel], config: ServeConfig) -> Starlette:
 
     async def guarded(request: Request, route: str, work: Callable[[Request], Any]) -> Response:
         start = time.perf_counter()
-        rid = request.headers.get("x-request-id") or os.urandom(8).hex()
+        rid = _header(request, "x-request-id") or os.urandom(8).hex()
         try:
             response: Response = await work(request)
         except ServeError as err:
@@ -597,7 +625,7 @@ def build_app(models: list[ServedModel], config: ServeConfig) -> Starlette:
         m = server.model(p["name"], p.get("version"))
         body = await server.body(request)
         media, params = _media_type(request)
-        hlen = request.headers.get(_BINARY_HEADER)
+        hlen = _header(request, _BINARY_HEADER)
         return await server.infer(
             m,
             lambda: _oip_prepare(server, m, body, media, params, hlen),
