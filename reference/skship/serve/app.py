@@ -232,9 +232,10 @@ class Server:
         """Whether this request runs on the event loop (no thread hand-off, which costs
         more than a cheap model's whole prediction). ``inline_max_bytes`` >= 0 decides by
         body size alone; -1 (the default) is automatic: a small body (up to 16 KiB) for a
-        model whose recent small predictions took under 0.3 ms, or a larger body (up to
-        256 KiB) for a model whose predictions of bodies that size cost under 0.3 ms of
-        CPU, when its batcher (if any) has nothing queued or running."""
+        model whose recent small predictions took under 0.3 ms, or (with one prediction
+        thread) a larger body up to 256 KiB for a model whose predictions of bodies that
+        size cost under 0.3 ms of CPU, when its batcher (if any) has nothing queued or
+        running."""
         limit = self.config.inline_max_bytes
         if limit >= 0:
             return size <= limit and (batcher is None or batcher.idle())
@@ -242,8 +243,9 @@ class Server:
             return False
         if size <= AUTO_INLINE_BYTES:
             return self.costs.get(name, 1.0) <= AUTO_INLINE_SECONDS
-        return (
-            size <= AUTO_INLINE_BATCH_BYTES
+        return (  # a batch: only with one prediction thread (more can run batches together)
+            self.config.threads == 1
+            and size <= AUTO_INLINE_BATCH_BYTES
             and size * self.byte_costs.get(name, 1.0) <= AUTO_INLINE_SECONDS
         )
 
