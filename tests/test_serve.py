@@ -476,6 +476,51 @@ def _untrusted_model(tmp: Path) -> tuple[Any, Path]:
     return model, path
 
 
+def _read_response(f: Any) -> tuple[int, dict[str, str], bytes]:
+    status = int(f.readline().split()[1])
+    headers: dict[str, str] = {}
+    while (line := f.readline()) not in (b"\r\n", b""):
+        k, _, v = line.decode("latin-1").partition(":")
+        headers[k.strip().lower()] = v.strip()
+    return status, headers, f.read(int(headers.get("content-length", "0")))
+
+
+def test_http_framing_head_expect_continue_and_pipelining(server: str) -> None:
+    """Each response's head is held to go out with its body (skship.serve.protocol): a
+    HEAD answer (no body) still gets its head, ``100 Continue`` is not held, and
+    pipelined requests get their answers in order."""
+    host, port = server.removeprefix("http://").split(":")
+    body = json.dumps(
+        {"inputs": [{"name": "x", "datatype": "FP64", "shape": [1, 5], "data": [0.5] * 5}]}
+    ).encode()
+    post = (
+        f"POST /v2/models/arr/infer HTTP/1.1\r\nHost: {host}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    ).encode()
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        f = s.makefile("rb")
+        s.sendall(f"HEAD /v2/health/live HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        status, headers, _ = _read_response(io.BytesIO(f.readline() + _head_rest(f)))
+        assert status == 200 and headers["content-type"] == "application/json"
+        s.sendall(post + b"Expect: 100-continue\r\n\r\n")
+        assert f.readline().startswith(b"HTTP/1.1 100")  # asked for the body: not held
+        assert f.readline() == b"\r\n"
+        s.sendall(body)
+        status, _, answer = _read_response(f)
+        assert status == 200 and json.loads(answer)["outputs"][0]["shape"] == [1]
+        s.sendall((post + b"\r\n" + body) * 3)  # pipelined
+        for _ in range(3):
+            status, _, answer = _read_response(f)
+            assert status == 200 and json.loads(answer)["model_name"] == "arr"
+
+
+def _head_rest(f: Any) -> bytes:
+    out = b""
+    while (line := f.readline()) not in (b"\r\n", b""):
+        out += line
+    return out + b"\r\n"
+
+
 def test_untrusted_model_is_refused_at_startup(tmp_path: Path) -> None:
     _, path = _untrusted_model(tmp_path)
     run = subprocess.run(
@@ -579,3 +624,101 @@ def test_serve_help_does_not_import_sklearn() -> None:
         "assert 'sklearn' not in sys.modules and 'numpy' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_one_write_joins_each_head_to_its_body() -> None:
+    """What uvicorn writes for one response reaches the socket as one write."""
+    import asyncio
+
+    from skship.serve.protocol import OneWrite, one_write_send
+
+    class Socket:  # what a transport hands to the kernel, one entry per write
+        def __init__(self) -> None:
+            self.writes: list[bytes] = []
+
+        def write(self, data: bytes) -> None:
+            self.writes.append(data)
+
+        def writelines(self, parts: Any) -> None:
+            self.writes.append(b"".join(parts))
+
+    sock = Socket()
+    out = OneWrite(sock)
+
+    async def uvicorn_send(message: dict[str, Any]) -> None:  # uvicorn's two writes
+        out.write(b"HEAD" if message["type"] == "http.response.start" else message["body"])
+
+    send = one_write_send(uvicorn_send, out)
+
+    async def respond(body: bytes) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    asyncio.run(respond(b"small"))
+    asyncio.run(respond(b"x" * 100_000))
+    assert sock.writes == [b"HEADsmall", b"HEAD" + b"x" * 100_000]
+    out.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # outside a response start: at once
+    assert sock.writes[-1].startswith(b"HTTP/1.1 100")
+
+
+def test_auto_inline_takes_cheap_batches_on_the_loop(models: dict[str, Any]) -> None:
+    """--inline-max-kb -1: a batch body (over 16 KiB) runs on the event loop once the
+    model's predictions of such bodies are measured cheap, on a prediction thread before
+    that, when they are costly, or beyond 256 KiB."""
+    import asyncio
+
+    from skship.serve.app import AUTO_INLINE_BATCH_BYTES, build_app
+    from skship.serve.models import ModelSpec, ServeConfig, load_served
+
+    config = ServeConfig(models=(ModelSpec("arr", str(models["dir"] / "arr.skops")),))
+    served = load_served(config.models[0], (), "sklearn")
+    server = build_app([served], config).state.server
+    rows = np.random.default_rng(0).normal(size=(400, 5))
+    body = json.dumps(
+        {"inputs": [{"name": "x", "datatype": "FP64", "shape": [400, 5], "data": rows.tolist()}]}
+    ).encode()
+    assert 16 * 1024 < len(body) < AUTO_INLINE_BATCH_BYTES
+    assert not server.on_loop("arr", len(body), None)  # not measured yet: a thread
+    from skship.serve.app import _oip_answer, _oip_prepare
+
+    async def infer() -> Any:
+        return await server.infer(
+            served,
+            lambda: _oip_prepare(server, served, body, "application/json", {}, None),
+            lambda result, chosen, extra: _oip_answer(served, result, chosen, extra),
+            len(body),
+        )
+
+    answer = json.loads(asyncio.run(infer()).body)
+    assert answer["outputs"][0]["data"] == models["arr"].predict(rows).tolist()
+    measured = server.byte_costs["arr"]  # CPU seconds per byte, from that prediction
+    assert 0 < measured * len(body) < 0.05
+    server.byte_costs["arr"] = 0.0001 / len(body)  # 0.1 ms for this body: on the loop
+    assert server.on_loop("arr", len(body), None)
+    assert not server.on_loop("arr", AUTO_INLINE_BATCH_BYTES + 1, None)
+    server.byte_costs["arr"] = 0.001 / len(body)  # 1 ms: a thread
+    assert not server.on_loop("arr", len(body), None)
+    server.pool.shutdown()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(
+                [b"content-type", b"Content-Type", b"x-request-id", b"content-length", b"a"]
+            ),
+            st.binary(max_size=6),
+        ),
+        max_size=6,
+    ),
+    st.sampled_from(["content-type", "x-request-id", "content-length", "missing"]),
+)
+def test_header_lookup_is_starlettes(headers: list[tuple[bytes, bytes]], name: str) -> None:
+    """The inference route's header dict answers like Starlette's ``headers.get``."""
+    from starlette.requests import Request
+
+    from skship.serve.app import _header
+
+    scope = {"type": "http", "method": "POST", "path": "/", "headers": headers}
+    assert _header(Request(scope), name) == Request(dict(scope)).headers.get(name)

@@ -55,11 +55,14 @@ def test_serving_benchmark_runs_tiny(tmp_path: Path) -> None:
         for cell in cells.values():
             assert cell["correct"] is True and cell["errors"] == 0 and cell["rps"] > 0
         assert cells["single/r50"]["offered_rps"] == 50
+        # the server's CPU per request (from /proc): busy for most of a closed-loop run
+        assert all(cells[f"{k}/c1"]["cpu_us"] > 0 for k in ("single", "batch"))
     assert report["models"]["a"]["floor_ms"] > 0
     assert report["models"]["a"]["onnx_floor_ms"] > 0
     page = (tmp_path / "serving.md").read_text()
     assert page.startswith("# Serving benchmark")
     assert "above floor ms" in page  # the onnx floor check is on the page
+    assert "server CPU µs/req" in page
 
 
 def _cell(p50: float, rps: float) -> dict[str, Any]:

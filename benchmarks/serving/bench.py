@@ -88,6 +88,27 @@ def run_load(
 # --------------------------------------------------------------------------- servers
 
 
+def group_cpu_seconds(pgid: int) -> float | None:
+    """User + system CPU seconds of every live process in the process group ``pgid`` (a
+    server started in its own session: its workers too), from /proc; None elsewhere.
+    Per request, this is the server's own cost, whatever else the machine runs."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # exited meanwhile
+            continue
+        if int(fields[2]) == pgid:  # fields[2] is the process group (after state, ppid)
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -479,6 +500,7 @@ def main() -> int:
                     want = model.predict(sub).tolist()
                     correct = check_answers(url, name, body_file.read_bytes(), want)
                     for key, load in loads:
+                        cpu0 = group_cpu_seconds(proc.pid)
                         runs = run_load(
                             url,
                             f"/v2/models/{name}/infer",
@@ -487,7 +509,13 @@ def main() -> int:
                             args.repeat,
                             **load,
                         )
-                        cells[f"{kind}/{key}"] = {**_median(runs), "correct": correct}
+                        cpu1 = group_cpu_seconds(proc.pid)
+                        cell = {**_median(runs), "correct": correct}
+                        answered = sum(r.get("requests", 0) for r in runs if "error" not in r)
+                        if cpu0 is not None and cpu1 is not None and answered:
+                            # the server's CPU per answered request, all its processes
+                            cell["cpu_us"] = 1e6 * (cpu1 - cpu0) / answered
+                        cells[f"{kind}/{key}"] = cell
                         print(letter, label, kind, key, cells[f"{kind}/{key}"], flush=True)
                 entry["servers"][label] = cells
             finally:
@@ -529,7 +557,9 @@ capacity at a concurrency; open loop (`r500`: 500 requests per second on a fixed
 latency counted from the moment each request is issued, waiting for a free connection
 included) shows latency at a given traffic, including how a server falls behind (`dropped`:
 unanswered when the run ended). Each cell is the median of
-the runs. Targets from the issue, checked against MLServer's defaults in the same run on the
+the runs; `server CPU µs/req` is the CPU time (user + system, every process of the server)
+spent during the cell divided by the requests answered: unlike latency, it hardly depends
+on what else the machine runs. Targets from the issue, checked against MLServer's defaults in the same run on the
 closed-loop cells: p50 at most 0.5x MLServer's, throughput at least 2x; and the onnx backend's
 single-row p50 (concurrency 1) within 0.3 ms of the in-process onnxruntime floor.
 
@@ -636,26 +666,29 @@ def markdown(report: dict[str, Any]) -> str:
                 "",
             ]
         lines += [
-            "| server | rows | load | p50 ms | p99 ms | req/s | errors | dropped | correct |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| server | rows | load | p50 ms | p99 ms | req/s | server CPU µs/req | errors | "
+            "dropped | correct |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for label, cells in entry["servers"].items():
             if "error" in cells:
                 lines.append(
-                    f"| {label} | - | - | - | - | - | failed: {cells['error'][:80]} | - | - |"
+                    f"| {label} | - | - | - | - | - | - | failed: {cells['error'][:80]} | - | - |"
                 )
                 continue
             for key, cell in cells.items():
                 kind, load = key.split("/")
                 if "error" in cell:
                     lines.append(
-                        f"| {label} | {kind} | {load} | - | - | - | {cell['error'][:60]} | - | - |"
+                        f"| {label} | {kind} | {load} | - | - | - | - | {cell['error'][:60]} "
+                        "| - | - |"
                     )
                     continue
+                cpu = f"{cell['cpu_us']:.0f}" if "cpu_us" in cell else "-"
                 lines.append(
                     f"| {label} | {kind} | {load} | {cell['p50_ms']:.2f} | {cell['p99_ms']:.2f} | "
-                    f"{cell['rps']:.0f} | {cell['errors']} | {cell.get('dropped', '-')} | "
-                    f"{cell['correct']} |"
+                    f"{cell['rps']:.0f} | {cpu} | {cell['errors']} | {cell.get('dropped', '-')} "
+                    f"| {cell['correct']} |"
                 )
         lines.append("")
         base = entry["servers"].get("mlserver", {})

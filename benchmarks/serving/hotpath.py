@@ -5,8 +5,10 @@ For one zoo model and backend, times (median of ``--n`` calls, microseconds):
 * ``floor``: the backend's own predict on already-coerced rows (onnxruntime ``run``, the
   sklearn backend's verified plan, or the estimator's method), on a thread configured like
   a prediction thread; ``floor_model``: the estimator's own ``predict`` (sklearn backend);
-* ``decode``, ``coerce``, ``predict``, ``encode``: the request path's steps, called
-  directly on the same OIP JSON body the benchmark sends;
+* ``decode``, ``oip_tensors``, ``coerce``, ``predict``, ``encode``: the request path's
+  steps, called directly on the same OIP JSON body the benchmark sends (``oip_columns``
+  instead of ``oip_tensors`` + ``coerce`` when the request takes that short cut: one
+  ``[rows]`` tensor per named column);
 * ``asgi``: the whole application (routing, body, the thread hand-off, the answer) called
   in-process through ASGI, no socket;
 * ``http``: a keep-alive HTTP/1.1 round trip to a real ``skship serve`` on loopback
@@ -111,7 +113,7 @@ def _http_p50_us(host: str, port: int, path: str, body: bytes, n: int) -> float:
 
 
 def profile(
-    letter: str, backend_name: str, n: int, scale: float, extra: list[str]
+    letter: str, backend_name: str, n: int, scale: float, extra: list[str], rows: int = 1
 ) -> dict[str, Any]:
     from bench import _free_port, _stop, oip_body, start_skship
     from zoo import BUILDERS
@@ -126,7 +128,7 @@ def profile(
     work = Path(tempfile.mkdtemp(prefix="skship-hotpath-"))
     path = work / "m.skops"
     skship.dump(model, path, sample=X)
-    sub = X.iloc[:1] if hasattr(X, "iloc") else X[:1]
+    sub = X.iloc[:rows] if hasattr(X, "iloc") else X[:rows]
     body = oip_body(sub)
     inline = -1
     if "--inline-max-kb" in extra:
@@ -137,7 +139,7 @@ def profile(
     served = load_served(config.models[0], (), backend_name)
     app = build_app([served], config)
     server = app.state.server
-    out: dict[str, Any] = {"model": letter, "backend": backend_name}
+    out: dict[str, Any] = {"model": letter, "backend": backend_name, "rows": rows}
 
     from concurrent.futures import ThreadPoolExecutor
 
@@ -172,9 +174,15 @@ def profile(
                 return codecs.tensors_table(tensors, served.contract)
             return codecs.json_table(obj)
 
-        out["oip_tensors"] = _median_us(table, n)
-        t = table()
-        out["coerce"] = _median_us(lambda: codecs.coerce(t, served.contract, server.limits), n)
+        if codecs.oip_columns(obj, served.contract, server.limits) is not None:
+            # one [rows] tensor per column: the server's short cut (tensors + coerce)
+            out["oip_columns"] = _median_us(
+                lambda: codecs.oip_columns(obj, served.contract, server.limits), n
+            )
+        else:
+            out["oip_tensors"] = _median_us(table, n)
+            t = table()
+            out["coerce"] = _median_us(lambda: codecs.coerce(t, served.contract, server.limits), n)
         out["predict"] = on_thread(lambda: be.predict(rows, chosen))
         result = be.predict(rows, chosen)
         out["encode"] = _median_us(lambda: _oip_answer(served, result, chosen, answer_extra), n)
@@ -216,6 +224,7 @@ def main() -> int:
     p.add_argument("--backend", default="onnx")
     p.add_argument("--n", type=int, default=2000)
     p.add_argument("--scale", type=float, default=0.2)
+    p.add_argument("--rows", type=int, default=1, help="rows in the request (1: single row)")
     p.add_argument(
         "--server-args", default="", help="more `skship serve` options, e.g. '--inline-max-kb 64'"
     )
@@ -223,7 +232,7 @@ def main() -> int:
     extra = args.server_args.split()
     for letter in args.model:
         for backend in args.backend.split(","):
-            res = profile(letter, backend, args.n, args.scale, extra)
+            res = profile(letter, backend, args.n, args.scale, extra, args.rows)
             print(
                 json.dumps({k: round(v, 1) if isinstance(v, float) else v for k, v in res.items()})
             )

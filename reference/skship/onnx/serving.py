@@ -171,8 +171,9 @@ class OnnxBackend:
         for name, pos, np_type in zip(self.input_names, self.positions, self.np_types, strict=True):
             values = rows.matrix[:, pos] if rows.matrix is not None else (rows.columns or [])[pos]
             if np_type is object:
-                text = np.array(["" if v is None else str(v) for v in values], dtype=object)
-                out[name] = text.reshape(-1, 1)
+                if values.dtype != object or not all(type(v) is str for v in values):
+                    values = np.array(["" if v is None else str(v) for v in values], dtype=object)
+                out[name] = values.reshape(-1, 1)  # text as it is: no copy
             else:
                 out[name] = np.asarray(values, dtype=np_type).reshape(-1, 1)
         return out

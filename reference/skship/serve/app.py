@@ -10,6 +10,7 @@ produce a 500.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -23,7 +24,7 @@ import msgspec
 import numpy as np
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -59,6 +60,11 @@ _BINARY_HEADER = "inference-header-content-length"
 AUTO_INLINE_BYTES = 16 * 1024
 AUTO_INLINE_SECONDS = 0.0003
 AUTO_INLINE_ROWS = 8  # predictions of at most this many rows feed the cost estimate
+# larger bodies (a batch of rows) up to this size run inline when the model's predictions
+# cost under AUTO_INLINE_SECONDS of CPU for a body of that size (seconds per body byte,
+# measured on the thread that predicted): with one prediction thread, the loop and that
+# thread only take turns with the GIL, and the turns cost more than a cheap model's batch
+AUTO_INLINE_BATCH_BYTES = 256 * 1024
 
 
 def _log(event: str, **fields: Any) -> None:
@@ -70,8 +76,23 @@ def _error_body(err: ServeError) -> bytes:
     return _encode({"error": err.detail, "code": err.code})
 
 
+def _header(request: Request, name: str) -> str | None:
+    """A request header (``name`` lower case), as Starlette's ``request.headers.get``
+    gives it (the first one sent), from a dict built once per request: the inference
+    route reads four."""
+    scope = request.scope
+    found: dict[bytes, bytes] | None = scope.get("skship.headers")
+    if found is None:
+        found = {}
+        for key, value in scope["headers"]:
+            found.setdefault(key, value)  # ASGI servers send names in lower case
+        scope["skship.headers"] = found
+    value = found.get(name.encode("latin-1"))
+    return None if value is None else value.decode("latin-1")
+
+
 def _media_type(request: Request) -> tuple[str, dict[str, str]]:
-    raw = request.headers.get("content-type", "")
+    raw = _header(request, "content-type") or ""
     main, *rest = raw.split(";")
     params = {}
     for p in rest:
@@ -101,6 +122,7 @@ class Server:
         self.batchers: dict[str, Batcher] = {}
         self.decode_inline_bytes = max(config.inline_max_bytes, 1 << 20)
         self.costs: dict[str, float] = {}  # seconds of a small prediction, per model
+        self.byte_costs: dict[str, float] = {}  # CPU seconds of predict per body byte
         self.timed = {m.name: self._timer(m) for m in models}
         if config.batch_max_rows > 0:
             for m in models:
@@ -138,7 +160,7 @@ class Server:
 
     async def body(self, request: Request) -> bytes:
         limit = self.limits.max_body_bytes
-        length = request.headers.get("content-length")
+        length = _header(request, "content-length")
         if length is not None:
             try:
                 declared = int(length)
@@ -149,15 +171,28 @@ class Server:
                     "E-SERVE-PAYLOAD-TOO-LARGE",
                     f"the body has {declared} bytes; this server takes at most {limit}",
                 )
+        # the ASGI messages themselves (Starlette's request.stream() is an async generator
+        # that also yields a last b"", which made every body a copy of itself)
+        receive = request.receive
         chunks: list[bytes] = []
         size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise ServeError(
-                    "E-SERVE-PAYLOAD-TOO-LARGE", f"the body exceeds this server's {limit} bytes"
-                )
-            chunks.append(chunk)
+        while True:
+            message = await receive()
+            kind = message["type"]
+            if kind == "http.request":
+                chunk = message.get("body", b"")
+                if chunk:
+                    size += len(chunk)
+                    if size > limit:
+                        raise ServeError(
+                            "E-SERVE-PAYLOAD-TOO-LARGE",
+                            f"the body exceeds this server's {limit} bytes",
+                        )
+                    chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+            elif kind == "http.disconnect":
+                raise ClientDisconnect()
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def infer(
@@ -172,6 +207,8 @@ class Server:
         run in one call on the pool; with it, the checked rows go to the model's batcher."""
         batcher = self.batchers.get(model.name)
         timed = self.timed[model.name]
+        if size > AUTO_INLINE_BYTES and self.config.inline_max_bytes < 0:
+            timed = self._byte_timer(model.name, timed, size)
         if self.on_loop(model.name, size, batcher):
             rows, chosen, extra = prepare()
             return answer(timed(rows, chosen), chosen, extra)
@@ -195,16 +232,39 @@ class Server:
         """Whether this request runs on the event loop (no thread hand-off, which costs
         more than a cheap model's whole prediction). ``inline_max_bytes`` >= 0 decides by
         body size alone; -1 (the default) is automatic: a small body (up to 16 KiB) for a
-        model whose recent small predictions took under 0.3 ms, when its batcher (if any)
-        has nothing queued or running."""
+        model whose recent small predictions took under 0.3 ms, or (with one prediction
+        thread) a larger body up to 256 KiB for a model whose predictions of bodies that
+        size cost under 0.3 ms of CPU, when its batcher (if any) has nothing queued or
+        running."""
         limit = self.config.inline_max_bytes
         if limit >= 0:
             return size <= limit and (batcher is None or batcher.idle())
-        return (
-            size <= AUTO_INLINE_BYTES
-            and self.costs.get(name, 1.0) <= AUTO_INLINE_SECONDS
-            and (batcher is None or batcher.idle())
+        if batcher is not None and not batcher.idle():
+            return False
+        if size <= AUTO_INLINE_BYTES:
+            return self.costs.get(name, 1.0) <= AUTO_INLINE_SECONDS
+        return (  # a batch: only with one prediction thread (more can run batches together)
+            self.config.threads == 1
+            and size <= AUTO_INLINE_BATCH_BYTES
+            and size * self.byte_costs.get(name, 1.0) <= AUTO_INLINE_SECONDS
         )
+
+    def _byte_timer(
+        self, name: str, predict: Callable[[Coerced, list[str]], Result], size: int
+    ) -> Callable[[Coerced, list[str]], Result]:
+        """``predict``, recording its CPU seconds per body byte (thread time: a thread
+        waiting for the GIL is not the model's cost) for :meth:`on_loop`."""
+        costs = self.byte_costs
+
+        def timed(rows: Coerced, outputs: list[str]) -> Result:
+            t0 = time.thread_time()
+            result = predict(rows, outputs)
+            per_byte = (time.thread_time() - t0) / size
+            old = costs.get(name)
+            costs[name] = per_byte if old is None else 0.8 * old + 0.2 * per_byte
+            return result
+
+        return timed
 
     def _timer(self, model: ServedModel) -> Callable[[Coerced, list[str]], Result]:
         """The backend's predict, timing small calls (a moving average per model) for
@@ -234,11 +294,7 @@ def _table_from_body(
 ) -> tuple[Table, list[str] | None, dict[str, Any] | None]:
     """Any supported body -> a table (+ the outputs and OIP request fields when OIP)."""
     if media in _JSON_TYPES:
-        obj = codecs.decode_json(body)
-        if _is_oip(obj):
-            tensors, outputs, _ = codecs.decode_oip(obj, None, limits)
-            return codecs.tensors_table(tensors, model.contract), _output_names(outputs), obj
-        return codecs.json_table(obj), None, None
+        return _json_table(codecs.decode_json(body), model, limits)
     if media in _CSV_TYPES:
         return codecs.csv_table(body, model.contract, params.get("header")), None, None
     if media in _NPY_TYPES:
@@ -255,6 +311,15 @@ def _table_from_body(
         "application/x-npy, application/vnd.apache.arrow.stream, "
         "application/vnd.apache.arrow.file or application/vnd.apache.parquet",
     )
+
+
+def _json_table(
+    obj: Any, model: ServedModel, limits: Limits
+) -> tuple[Table, list[str] | None, dict[str, Any] | None]:
+    if _is_oip(obj):
+        tensors, outputs, _ = codecs.decode_oip(obj, None, limits)
+        return codecs.tensors_table(tensors, model.contract), _output_names(outputs), obj
+    return codecs.json_table(obj), None, None
 
 
 def _is_oip(obj: Any) -> bool:
@@ -306,6 +371,7 @@ def _oip_prepare(
     limits = server.limits
     binary_out: set[str] = set()
     oip: dict[str, Any] | None = None
+    fast: Coerced | None = None
     if header_length is not None:
         try:
             n = int(header_length)
@@ -323,6 +389,13 @@ def _oip_prepare(
         table = codecs.tensors_table(tensors, model.contract)
         names = _output_names(outputs)
         oip = obj
+    elif media in _JSON_TYPES:
+        obj = codecs.decode_json(body)
+        fast = codecs.oip_columns(obj, model.contract, limits) if _is_oip(obj) else None
+        if fast is not None:  # one [rows] tensor per column: the same rows, fewer steps
+            rows, names, oip = fast, _output_names(obj.get("outputs")), obj
+        else:
+            table, names, oip = _json_table(obj, model, limits)
     else:
         table, names, oip = _table_from_body(body, media, params, model, limits)
     if oip is not None:
@@ -337,7 +410,8 @@ def _oip_prepare(
             binary_out.update(chosen)
     else:
         chosen = _choose_outputs(model, names)
-    rows = codecs.coerce(table, model.contract, limits)
+    if fast is None:
+        rows = codecs.coerce(table, model.contract, limits)
     return rows, chosen, (binary_out, oip)
 
 
@@ -469,7 +543,7 @@ def build_app(models: list[ServedModel], config: ServeConfig) -> Starlette:
 
     async def guarded(request: Request, route: str, work: Callable[[Request], Any]) -> Response:
         start = time.perf_counter()
-        rid = request.headers.get("x-request-id") or os.urandom(8).hex()
+        rid = _header(request, "x-request-id") or os.urandom(8).hex()
         try:
             response: Response = await work(request)
         except ServeError as err:
@@ -553,7 +627,7 @@ def build_app(models: list[ServedModel], config: ServeConfig) -> Starlette:
         m = server.model(p["name"], p.get("version"))
         body = await server.body(request)
         media, params = _media_type(request)
-        hlen = request.headers.get(_BINARY_HEADER)
+        hlen = _header(request, _BINARY_HEADER)
         return await server.infer(
             m,
             lambda: _oip_prepare(server, m, body, media, params, hlen),
@@ -641,6 +715,14 @@ def build_app(models: list[ServedModel], config: ServeConfig) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> Any:
+        # the event loop's thread predicts too (small requests run inline): set it up like
+        # a pool thread, now that the models (and their OpenMP runtime) are loaded; before,
+        # an OpenMP model predicting on the loop started a team of spinning threads
+        configure_predict_thread()
+        # the models, libraries and app live as long as the server: out of the collector's
+        # way, so that a full collection walks what requests allocate, not every estimator
+        gc.collect()
+        gc.freeze()
         yield
         server.ready = False
         server.pool.shutdown(wait=True)

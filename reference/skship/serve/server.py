@@ -75,6 +75,7 @@ def serve(
     logs = log_config(log_level)  # every line on stderr a JSON object, here and in workers
     logging.config.dictConfig(logs)
     from skship.serve.app import ENV_CONFIG, ENV_LOG_LEVEL, create_app
+    from skship.serve.protocol import http_protocol
 
     # uvicorn's settings, the same for one process and for N workers
     run_options: dict[str, Any] = {
@@ -84,7 +85,7 @@ def serve(
         "log_config": logs,
         "access_log": False,
         "loop": "auto",
-        "http": "auto",
+        "http": http_protocol(),  # httptools, each response in one write
         "timeout_graceful_shutdown": 10,
     }
     if workers <= 1:
