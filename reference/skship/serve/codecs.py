@@ -156,9 +156,24 @@ def _numeric_from_json(data: Any, dt: np.dtype[Any], datatype: str, name: str) -
         )
     if arr.dtype == dt:
         return arr
+    if dt.kind == "f":
+        return _narrow_float(arr, dt, f"input {name!r}", datatype)
     out = arr.astype(dt)
     if dt.kind in "iu" and not np.array_equal(out, arr):
         raise ServeError("E-SERVE-DTYPE", f"input {name!r}: a value is out of range for {datatype}")
+    return out
+
+
+def _narrow_float(arr: Any, dt: np.dtype[Any], where: str, datatype: str) -> Any:
+    """``arr`` as the float dtype ``dt``; a finite value too large for it is refused (the
+    cast would make it infinite, and numpy's overflow warning must not become a 500 where
+    warnings are errors)."""
+    if arr.dtype == dt or (arr.dtype.kind == "f" and arr.dtype.itemsize <= dt.itemsize):
+        return arr.astype(dt, copy=False)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = arr.astype(dt, copy=False)
+    if arr.size and np.isinf(out).any() and not np.array_equal(np.isinf(out), np.isinf(arr)):
+        raise ServeError("E-SERVE-DTYPE", f"{where}: a value is out of range for {datatype}")
     return out
 
 
@@ -587,7 +602,7 @@ def _to_numeric(values: Any, target: np.dtype[Any], name: str, kind: str) -> Any
                     "E-SERVE-DTYPE", f"column {name!r}: {bad!r} is not a number ({target.name})"
                 ) from None
     if target.kind == "f" or kind == "infer":
-        return arr.astype(target, copy=False)
+        return _narrow_float(arr, target, f"column {name!r}", target.name)
     # integers: refuse fractions, missing values and overflow rather than truncate them
     if arr.dtype.kind == "f":
         if not np.isfinite(arr).all():
