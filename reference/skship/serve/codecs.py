@@ -614,7 +614,8 @@ def _to_numeric(values: Any, target: np.dtype[Any], name: str, kind: str) -> Any
                 "E-SERVE-DTYPE", f"column {name!r} ({target.name}) holds a non-integer value"
             )
     info = np.iinfo(target)
-    if arr.size and (arr.min() < info.min or arr.max() > info.max):
+    # Python numbers compare exactly; numpy would cast int64's bounds to a float16 (overflow)
+    if arr.size and (arr.min().item() < info.min or arr.max().item() > info.max):
         raise ServeError(
             "E-SERVE-DTYPE", f"column {name!r}: a value is out of range for {target.name}"
         )
