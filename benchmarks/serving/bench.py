@@ -548,7 +548,9 @@ verified conversion), each with micro-batching off and on (`-batch`: `--batch-ma
 against MLServer 1.7.1 + mlserver-sklearn 1.7.1 serving the same fitted model (a joblib copy
 for MLServer), on the same machine in the same run, at MLServer's defaults and tuned
 (`parallel_workers=0`). The in-process floors are scikit-learn's `predict` and onnxruntime's
-`run` on one row, one thread.
+`run` on one row, one thread. The sklearn backend runs its verified execution plan where the
+model has one (model (d): the fitted steps on numpy arrays, see the serving page), so its
+latency can be below scikit-learn's own `predict` floor.
 
 Load: an asyncio HTTP/1.1 client in a second process (`benchmarks/serving/loadgen.py`),
 keep-alive connections, OIP v2 JSON requests of one row (`single`) or a batch. Closed loop
