@@ -2072,64 +2072,64 @@ def validator_vectors(s: Suite) -> None:
         trusted=names,
     )
 
-    # A predictor on its own, nodes stored with ``left`` and ``depth`` swapped: its
-    # __setstate__ casts by position, so the unchecked depths would become children.
+    # Lone predictors whose stored records differ from scikit-learn's layout; their
+    # __setstate__ casts to PREDICTOR_RECORD_DTYPE, so what a check on the stored records
+    # sees is not what predict reads.
     from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
 
-    predictor = copy.deepcopy(hgb._predictors[0][0])
-    order = list(PREDICTOR_RECORD_DTYPE.names or ())
-    i, j = order.index("left"), order.index("depth")
-    order[i], order[j] = order[j], order[i]
-    swapped = np.zeros(
-        len(predictor.nodes), dtype=[(n, PREDICTOR_RECORD_DTYPE.fields[n][0]) for n in order]
-    )
-    for n in order:
-        swapped[n] = predictor.nodes[n]
-    swapped["depth"] = 10**6
-    predictor.nodes = swapped
-    blob, names = tampered(predictor, lambda doc, raw: None)
-    s.error(
-        "malicious",
-        "hgb-predictor-layout",
-        "a lone histogram gradient boosting predictor whose nodes swap the left and depth "
-        "fields (cast by position on load, the unchecked depths would become children)",
-        f"{S}#attack-tree-indices",
-        blob,
-        "E-VALIDATION-INDEX",
-        rule="rule-validate-hgb",
-        level=py,
-        trusted=names,
-    )
+    def relaid_predictor(
+        fields: list[tuple[str, Any]], tamper: Callable[[np.ndarray[Any, Any]], None]
+    ) -> Any:
+        predictor = copy.deepcopy(hgb._predictors[0][0])
+        nodes = np.zeros(len(predictor.nodes), dtype=fields)
+        for n, _ in fields:
+            nodes[n] = predictor.nodes[n]
+        tamper(nodes)
+        predictor.nodes = nodes
+        return predictor
 
-    # A predictor whose is_leaf field is 16-bit with the value 256: a leaf to a check on
-    # the stored records (children unchecked), a split once __setstate__ casts it to u1.
-    predictor = copy.deepcopy(hgb._predictors[0][0])
-    wide = np.dtype(
-        [
-            (n, "<u2" if n == "is_leaf" else PREDICTOR_RECORD_DTYPE.fields[n][0])
-            for n in PREDICTOR_RECORD_DTYPE.names or ()
-        ]
-    )
-    widened = np.zeros(len(predictor.nodes), dtype=wide)
-    for n in wide.names or ():
-        widened[n] = predictor.nodes[n]
-    widened["is_leaf"] = 256
-    widened["left"] = widened["right"] = 10**6
-    predictor.nodes = widened
-    blob, names = tampered(predictor, lambda doc, raw: None)
-    s.error(
-        "malicious",
-        "hgb-predictor-wide-flag",
-        "a lone histogram gradient boosting predictor whose is_leaf field is 16-bit and "
-        "holds 256 (a leaf to a check on the stored records, a split pointing to node "
-        "1000000 once cast to scikit-learn's 8-bit field)",
-        f"{S}#attack-tree-indices",
-        blob,
-        "E-VALIDATION-INDEX",
-        rule="rule-validate-hgb",
-        level=py,
-        trusted=names,
-    )
+    layout = [(n, PREDICTOR_RECORD_DTYPE.fields[n][0]) for n in PREDICTOR_RECORD_DTYPE.names or ()]
+    names_ = [n for n, _ in layout]
+    i, j = names_.index("left"), names_.index("depth")
+    swapped = list(layout)
+    swapped[i], swapped[j] = swapped[j], swapped[i]
+
+    def deep(nodes: np.ndarray[Any, Any]) -> None:
+        nodes["depth"] = 10**6
+
+    def wide_leaf(nodes: np.ndarray[Any, Any]) -> None:
+        nodes["is_leaf"] = 256
+        nodes["left"] = nodes["right"] = 10**6
+
+    for vid, fields, tamper, what in [
+        (
+            "hgb-predictor-layout",
+            swapped,
+            deep,
+            "nodes swap the left and depth fields (cast by position on load, the unchecked "
+            "depths would become children)",
+        ),
+        (
+            "hgb-predictor-wide-flag",
+            [(n, "<u2" if n == "is_leaf" else t) for n, t in layout],
+            wide_leaf,
+            "is_leaf field is 16-bit and holds 256 (a leaf to a check on the stored "
+            "records, a split pointing to node 1000000 once cast to scikit-learn's 8-bit "
+            "field)",
+        ),
+    ]:
+        blob, names = tampered(relaid_predictor(fields, tamper), lambda doc, raw: None)
+        s.error(
+            "malicious",
+            vid,
+            f"a lone histogram gradient boosting predictor whose {what}",
+            f"{S}#attack-tree-indices",
+            blob,
+            "E-VALIDATION-INDEX",
+            rule="rule-validate-hgb",
+            level=py,
+            trusted=names,
+        )
 
     def far_index(doc: dict[str, Any], raw: bytearray) -> None:
         idx_array = doc["root"]["state"]["v"][1]
