@@ -82,6 +82,11 @@ class SklearnBackend:
     def __init__(
         self, model: Any, contract: Contract, *, plan: str = "auto", label: str = ""
     ) -> None:
+        if plan not in SKLEARN_PLANS:
+            raise SkshipError(
+                f"unknown --sklearn-plan {plan!r}; choose one of {', '.join(SKLEARN_PLANS)}",
+                code="E-INVALID-ARGUMENT",
+            )
         self.model = model
         self.contract = contract
         self.names = [c.name for c in contract.columns]
@@ -96,11 +101,6 @@ class SklearnBackend:
         self.plan_fallbacks = 0  # requests the plan raised on (the model answered them)
         if contract.columns:
             self._probe()
-        if plan not in SKLEARN_PLANS:
-            raise SkshipError(
-                f"unknown --sklearn-plan {plan!r}; choose one of {', '.join(SKLEARN_PLANS)}",
-                code="E-INVALID-ARGUMENT",
-            )
         if plan == "auto":
             self._build_plan(label)
 
@@ -322,17 +322,14 @@ def make_backend(
         try:
             return _onnx_backend(model, contract, threads)
         except SkshipError as err:
-            log.warning(
-                json.dumps(
-                    {
-                        "event": "backend.fallback",
-                        "model": label,
-                        "requested": "auto",
-                        "backend": "sklearn",
-                        "code": err.code,
-                        "reason": err.detail.splitlines()[0][:500],
-                    }
-                )
+            _log_event(
+                "backend.fallback",
+                logging.WARNING,
+                model=label,
+                requested="auto",
+                backend="sklearn",
+                code=err.code,
+                reason=err.detail.splitlines()[0][:500],
             )
             return SklearnBackend(model, contract, plan=sklearn_plan, label=label)
     raise SkshipError(
