@@ -339,6 +339,48 @@ def test_tabular_bodies_keep_dtypes_and_answer_like_the_model(
         assert json.loads(data)["outputs"][0]["data"] == want, media
 
 
+def test_large_json_batches_answer_like_the_model(server: str, models: dict[str, Any]) -> None:
+    """Bodies big enough for the simdjson path (a [rows, features] matrix, nested or flat,
+    and one tensor per column) answer like the model; a list hidden in a row is refused
+    with the general path's code, and the server goes on serving."""
+    from skship.serve.codecs import FAST_JSON_MIN_BYTES
+
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(400, 5))
+    want = models["arr"].predict(X).tolist()
+    matrix = {"name": "input-0", "datatype": "FP64", "shape": [400, 5]}
+    df = _tabular_frame(400, 8)
+    tab_want = models["tab"].predict(df).tolist()
+    columns = [
+        {
+            "name": c,
+            "datatype": "FP64" if df[c].dtype.kind in "if" else "BYTES",
+            "shape": [400],
+            "data": df[c].astype(float if df[c].dtype.kind in "if" else str).tolist(),
+        }
+        for c in df.columns
+    ]
+    for model, body, expect in (
+        ("arr", {"inputs": [{**matrix, "data": X.tolist()}]}, want),
+        ("arr", {"inputs": [{**matrix, "data": X.ravel().tolist()}]}, want),
+        ("tab", {"inputs": columns}, tab_want),
+    ):
+        assert len(json.dumps(body)) >= FAST_JSON_MIN_BYTES
+        status, answer = _post_json(server, f"/v2/models/{model}/infer", body)
+        assert status == 200, answer
+        assert answer["outputs"][0]["data"] == expect
+    hidden = X.tolist()
+    hidden[3] = [[], [X[3, 0], X[3, 1]], *X[3, 2:].tolist()]  # 5 values in 5 cells
+    status, answer = _post_json(
+        server, "/v2/models/arr/infer", {"inputs": [{**matrix, "data": hidden}]}
+    )
+    assert answer["code"] == "E-SERVE-SHAPE" and 400 <= status < 500, answer
+    status, answer = _post_json(
+        server, "/v2/models/arr/infer", {"inputs": [{**matrix, "data": X.tolist()}]}
+    )
+    assert status == 200 and answer["outputs"][0]["data"] == want
+
+
 @pytest.mark.parametrize(
     ("columns", "code", "names"),
     [

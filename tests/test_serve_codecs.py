@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -437,3 +437,156 @@ def test_oip_columns_take_the_usual_request() -> None:
     assert got is not None
     _same_rows(got, _general_rows(obj, contract))
     assert got.columns is not None and got.columns[0].tolist() == [1.5, -0.0]
+
+
+# --------------------------------------------------------------------------- fast_oip_json
+
+_NUMBERS = st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(2**66), 2**66)
+_FLOATS = st.floats(-1e12, 1e12, allow_nan=False)
+
+
+@st.composite
+def float_requests(draw: st.DrawFn) -> tuple[list[str], bytes, bool]:
+    """OIP JSON bodies with float tensors: one [rows, features] matrix (nested or flat) or
+    one [rows] tensor per column, mostly plain, with mistakes a hostile or sloppy client
+    makes (a list inside a row, ragged rows with the right total, non-numbers, a "[" in a
+    string, a duplicate key, odd shapes and datatypes). The flag says the body is plain:
+    float data nested as its shape says, nothing else unusual."""
+    n = draw(st.integers(0, 5))
+    k = draw(st.integers(1, 4))
+    dtypes = draw(
+        st.lists(st.sampled_from(["float64", "float32", "int64"]), min_size=k, max_size=k)
+    )
+    matrix = draw(st.booleans())
+    plain = not any(d == "int64" for d in dtypes) or not matrix
+    numbers = draw(st.sampled_from([_FLOATS, _NUMBERS]))
+    plain = plain and numbers is _FLOATS
+    datatype = draw(st.sampled_from(["FP64", "FP64", "FP32", "FP16", "INT64", "BOOL"]))
+    plain = plain and datatype in ("FP64", "FP32")
+    rows = [draw(st.lists(numbers, min_size=k, max_size=k)) for _ in range(n)]
+    if matrix:
+        flat = draw(st.booleans())
+        data: Any = [v for r in rows for v in r] if flat else [list(r) for r in rows]
+        inputs = [{"name": "input-0", "datatype": datatype, "shape": [n, k], "data": data}]
+    else:
+        inputs = [
+            {"name": f"c{j}", "datatype": datatype, "shape": [n], "data": [r[j] for r in rows]}
+            for j in range(k)
+        ]
+    obj: dict[str, Any] = {"id": draw(st.sampled_from(["r1", "x[0]", ""])), "inputs": inputs}
+    plain = plain and "[" not in obj["id"]
+    if draw(st.booleans()):
+        obj["outputs"] = [{"name": "predict"}]
+    if draw(st.integers(0, 4)) == 0:
+        obj["parameters"] = draw(st.sampled_from([{"a": [1, 2]}, {"content_type": "np"}, [3]]))
+        plain = plain and obj["parameters"] == {"content_type": "np"}
+    mistake = draw(st.integers(0, 9))
+    target = inputs[draw(st.integers(0, len(inputs) - 1))]
+    cells = target["data"]
+    if mistake == 0 and n:  # a value that is not a plain number, anywhere
+        where = cells[draw(st.integers(0, len(cells) - 1))]
+        odd = draw(_ODD_VALUES | st.sampled_from([[], [1.5, 2.5], [[0.5]], "["]))
+        if isinstance(where, list) and where:
+            where[draw(st.integers(0, len(where) - 1))] = odd
+        else:
+            cells[draw(st.integers(0, len(cells) - 1))] = odd
+        plain = False
+    elif mistake == 1 and n >= 2 and isinstance(cells[0], list) and cells[0]:
+        cells[1].append(cells[0].pop())  # ragged rows, same number of values
+        plain = False
+    elif mistake == 2 and n:
+        target["shape"] = draw(st.sampled_from([[n * k], [n, k, 1], [k, n], [-1, k], ["n"]]))
+        plain = False
+    body = json.dumps(obj).encode()
+    if mistake == 3:  # a duplicate key: JSON allows it, the last one wins
+        body = body.replace(b'{"name"', b'{"data": 5, "name"', 1)
+        plain = False
+    elif mistake == 4:
+        body = body[:-1] + b', "inputs": []}'
+        plain = False
+    return dtypes, body, plain
+
+
+def _outcome(obj: Any, contract: Any) -> codecs.Coerced | str:
+    try:
+        return _general_rows(obj, contract)
+    except ServeError as exc:
+        return exc.code
+
+
+@settings(max_examples=500, deadline=None)
+@given(float_requests())
+def test_fast_json_gives_the_general_paths_rows_or_error(
+    request: tuple[list[str], bytes, bool],
+) -> None:
+    """simdjson's float tensors: the same rows (bit for bit) or the same error code as the
+    msgspec decode, through the general path and through the per-column short cut; None
+    (the general path decodes) whenever the body is unusual, and never for a plain one."""
+    dtypes, body, plain = request
+    contract = _contract(dtypes)
+    slow = codecs.decode_json(body)
+    fast = codecs.fast_oip_json(body)
+    event("fast" if fast is not None else "general")
+    if fast is None:
+        assert not plain, body
+        return
+    assert {k: v for k, v in fast.items() if k != "inputs"} == {
+        k: v for k, v in slow.items() if k != "inputs"
+    }
+    for f, s in zip(fast["inputs"], slow["inputs"], strict=True):
+        assert list(f) == list(s)
+        assert {k: v for k, v in f.items() if k != "data"} == {
+            k: v for k, v in s.items() if k != "data"
+        }
+    want, got = _outcome(slow, contract), _outcome(fast, contract)
+    if isinstance(want, str) or isinstance(got, str):
+        assert got == want
+    else:
+        _same_rows(got, want)
+    short_slow, short_fast = codecs.oip_columns(slow, contract), codecs.oip_columns(fast, contract)
+    assert (short_fast is None) == (short_slow is None)
+    if short_fast is not None and short_slow is not None:
+        _same_rows(short_fast, short_slow)
+
+
+def test_fast_json_reads_a_batch_into_one_array() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 6))
+    X[0, 0] = -0.0
+    for data in (X.tolist(), X.ravel().tolist()):
+        body = json.dumps(
+            {"inputs": [{"name": "x", "datatype": "FP64", "shape": [200, 6], "data": data}]}
+        ).encode()
+        assert len(body) >= codecs.FAST_JSON_MIN_BYTES
+        obj = codecs.decode_request_json(body)
+        arr = obj["inputs"][0]["data"]
+        assert isinstance(arr, np.ndarray) and arr.tobytes() == X.tobytes()
+    # small bodies are msgspec's: plain lists
+    small = {"inputs": [{"name": "x", "datatype": "FP64", "shape": [1, 6], "data": X[0].tolist()}]}
+    assert (
+        codecs.decode_request_json(json.dumps(small).encode())["inputs"][0]["data"] == X[0].tolist()
+    )
+
+
+@pytest.mark.parametrize(
+    ("row", "code"),
+    [
+        ("[[], [1.5, 2.5], 3.5]", "E-SERVE-SHAPE"),  # three values in three cells: a list hides
+        ('[1.5, "[", 3.5]', "E-SERVE-DTYPE"),
+        ("[1.5, true, 3.5]", None),  # a bool in FP64 data: numpy makes it 1.0, as before
+        ("[1.5, 1e400, 3.5]", "E-SERVE-BAD-REQUEST"),
+    ],
+)
+def test_fast_json_steps_aside_for_what_it_cannot_prove(row: str, code: str | None) -> None:
+    rows = ", ".join(["[0.5, 1.5, 2.5]"] * 300)
+    body = (
+        '{"inputs": [{"name": "x", "datatype": "FP64", "shape": [301, 3], '
+        f'"data": [{rows}, {row}]}}]}}'
+    ).encode()
+    assert codecs.fast_oip_json(body) is None
+    contract = _contract(["float64"] * 3)
+    try:
+        got = _outcome(codecs.decode_request_json(body), contract)
+    except ServeError as exc:
+        got = exc.code
+    assert (got if isinstance(got, str) else None) == code

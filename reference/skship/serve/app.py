@@ -294,7 +294,7 @@ def _table_from_body(
 ) -> tuple[Table, list[str] | None, dict[str, Any] | None]:
     """Any supported body -> a table (+ the outputs and OIP request fields when OIP)."""
     if media in _JSON_TYPES:
-        return _json_table(codecs.decode_json(body), model, limits)
+        return _json_table(codecs.decode_request_json(body), model, limits)
     if media in _CSV_TYPES:
         return codecs.csv_table(body, model.contract, params.get("header")), None, None
     if media in _NPY_TYPES:
@@ -390,7 +390,7 @@ def _oip_prepare(
         names = _output_names(outputs)
         oip = obj
     elif media in _JSON_TYPES:
-        obj = codecs.decode_json(body)
+        obj = codecs.decode_request_json(body)
         fast = codecs.oip_columns(obj, model.contract, limits) if _is_oip(obj) else None
         if fast is not None:  # one [rows] tensor per column: the same rows, fewer steps
             rows, names, oip = fast, _output_names(obj.get("outputs")), obj

@@ -19,6 +19,12 @@ from typing import Any
 import msgspec
 import numpy as np
 
+_simdjson: Any
+try:  # the [serve] extra: numeric tensors straight from JSON text into numpy
+    import simdjson as _simdjson
+except ImportError:  # pragma: no cover - plain install without the extra
+    _simdjson = None
+
 from skship.serve.contracts import DATATYPES, Column, Contract, datatype_of
 from skship.serve.errors import ServeError
 
@@ -31,6 +37,7 @@ __all__ = [
     "csv_table",
     "decode_json",
     "decode_oip",
+    "decode_request_json",
     "encode_bytes_tensor",
     "json_table",
     "npy_table",
@@ -49,6 +56,132 @@ def decode_json(body: bytes | memoryview, what: str = "the body") -> Any:
         return _json_decode(body)
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # bad UTF-8 inside a string
         raise ServeError("E-SERVE-BAD-REQUEST", f"{what} is not valid JSON: {exc}") from None
+
+
+# Below this many bytes msgspec's generic decode is as fast: the numbers are few.
+FAST_JSON_MIN_BYTES = 8192
+_FLOAT_DATATYPES = frozenset({"FP16", "FP32", "FP64"})
+_LEFT_BRACKET = ord("[")
+
+
+def decode_request_json(body: bytes | memoryview, min_bytes: int = FAST_JSON_MIN_BYTES) -> Any:
+    """:func:`decode_json` for a request body; a large OIP request's float tensors may come
+    back with their ``data`` already a float64 array (see :func:`fast_oip_json`)."""
+    if len(body) >= min_bytes:
+        fast = fast_oip_json(body)
+        if fast is not None:
+            return fast
+    return decode_json(body)
+
+
+def fast_oip_json(body: bytes | memoryview) -> dict[str, Any] | None:
+    """An OIP request whose FP16/FP32/FP64 tensors hold their numbers inline, decoded with
+    simdjson so those numbers go from the text straight into a float64 array (shaped as
+    the tensor's ``shape``) instead of through one Python float each: about a third of
+    the cost for a 100-row batch. Everything else is the same Python value
+    :func:`decode_json` gives.
+
+    ``None`` unless every such ``data`` is nested exactly as its shape says (flat, or one
+    list per row for a 2-d shape) and holds only numbers below 2**53 in magnitude (so an
+    integer is exact as a float64 and narrows to FP32/FP16 as the general path's int64
+    does); then the general path decodes the body and gives its answer or its error.
+    The nesting check is exact: the body's ``[`` bytes must number exactly the arrays
+    accounted for, so no list hides inside a row, and a string holding ``[`` just sends
+    the request down the general path."""
+    if _simdjson is None:
+        return None
+    raw = bytes(body)
+    try:
+        doc = _simdjson.Parser().parse(raw)
+        if not isinstance(doc, _simdjson.Object):
+            return None
+        out: dict[str, Any] = {}
+        arrays = 0  # the arrays accounted for, to compare with the body's "[" bytes
+        fast = False
+        for key in doc.keys():  # noqa: SIM118 - a simdjson Object: keys in document order
+            value = doc[key]
+            if key != "inputs" or not isinstance(value, _simdjson.Array):
+                out[key] = plain = _plain(value)
+                arrays += _count_arrays(plain)
+                continue
+            arrays += 1
+            inputs: list[Any] = []
+            for inp in value:
+                if not isinstance(inp, _simdjson.Object):
+                    return None
+                entry: dict[str, Any] = {}
+                data: Any = None
+                for k in inp.keys():  # noqa: SIM118
+                    v = inp[k]
+                    if k == "data":
+                        data = v
+                        entry[k] = None  # keeps the key's place
+                    else:
+                        entry[k] = plain = _plain(v)
+                        arrays += _count_arrays(plain)
+                if "data" in entry:
+                    got = _float_data(data, entry.get("datatype"), entry.get("shape"))
+                    if got is None:
+                        entry["data"] = plain = _plain(data)
+                        arrays += _count_arrays(plain)
+                    else:
+                        entry["data"], n_arrays = got
+                        arrays += n_arrays
+                        fast = True
+                inputs.append(entry)
+            out[key] = inputs
+        if not fast:
+            return None
+        if int(np.count_nonzero(np.frombuffer(raw, dtype=np.uint8) == _LEFT_BRACKET)) != arrays:
+            return None  # a list inside a row, a duplicate key, a "[" in a string...
+        return out
+    except (ValueError, TypeError, RuntimeError, KeyError, IndexError, OverflowError):
+        return None
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, _simdjson.Object):
+        return value.as_dict()
+    if isinstance(value, _simdjson.Array):
+        return value.as_list()
+    return value
+
+
+def _count_arrays(value: Any) -> int:
+    if type(value) is list:
+        return 1 + sum(_count_arrays(v) for v in value)
+    if type(value) is dict:
+        return sum(_count_arrays(v) for v in value.values())
+    return 0
+
+
+_EXACT_INT = 2.0**53
+
+
+def _float_data(data: Any, datatype: Any, shape: Any) -> tuple[np.ndarray[Any, Any], int] | None:
+    """``data`` as a float64 array of ``shape`` and the number of JSON arrays it is made
+    of, when it is nested exactly like the shape (flat, or one list per row for 2-d) and
+    holds only numbers below 2**53 in magnitude; else None. The caller checks that no
+    list hides deeper."""
+    if not isinstance(data, _simdjson.Array) or datatype not in _FLOAT_DATATYPES:
+        return None
+    if type(shape) is not list or not 1 <= len(shape) <= 2:
+        return None
+    if not all(type(d) is int and d >= 0 for d in shape):
+        return None
+    n = math.prod(shape)
+    flat = np.frombuffer(data.as_buffer(of_type="d"), dtype=np.float64)
+    if flat.size != n or not (np.abs(flat) < _EXACT_INT).all():
+        return None
+    if len(data) == n and (len(shape) == 1 or not n or not isinstance(data[0], _simdjson.Array)):
+        return flat.reshape(shape), 1  # flat, row-major
+    if len(shape) != 2 or len(data) != shape[0]:
+        return None
+    width = shape[1]
+    for row in data:
+        if not isinstance(row, _simdjson.Array) or len(row) != width:
+            return None
+    return flat.reshape(shape), 1 + shape[0]
 
 
 @dataclass(frozen=True)
@@ -849,7 +982,10 @@ def oip_columns(obj: Any, contract: Contract, limits: Limits = DEFAULT_LIMITS) -
             ):
                 return None
             data = inp.get("data")
-            if type(data) is not list or len(data) != rows:
+            if type(data) is np.ndarray:  # float data read by fast_oip_json
+                if data.ndim != 1 or len(data) != rows:
+                    return None
+            elif type(data) is not list or len(data) != rows:
                 return None
             datatype = inp.get("datatype")
             col = cols[j]
@@ -858,7 +994,7 @@ def oip_columns(obj: Any, contract: Contract, limits: Limits = DEFAULT_LIMITS) -
                 block_at.append(j)
                 block_data.append(data)
                 continue
-            if datatype == "BYTES" and col.kind == "string":
+            if datatype == "BYTES" and col.kind == "string" and type(data) is list:
                 if not all(type(v) is str for v in data):
                     return None
                 text = np.empty(rows, dtype=object)
