@@ -738,7 +738,9 @@ def test_auto_inline_takes_cheap_batches_on_the_loop(models: dict[str, Any]) -> 
     server.byte_costs["arr"] = 0.0001 / len(body)  # 0.1 ms for this body: on the loop
     assert server.on_loop("arr", len(body), None)
     assert not server.on_loop("arr", AUTO_INLINE_BATCH_BYTES + 1, None)
-    server.byte_costs["arr"] = 0.001 / len(body)  # 1 ms: a thread
+    server.byte_costs["arr"] = 0.0009 / len(body)  # 0.9 ms: still on the loop
+    assert server.on_loop("arr", len(body), None)
+    server.byte_costs["arr"] = 0.002 / len(body)  # 2 ms: a thread
     assert not server.on_loop("arr", len(body), None)
     server.pool.shutdown()
 

@@ -165,8 +165,8 @@ def profile(
                 out["floor"] = on_thread(lambda: plan.run("predict", rows))
             else:
                 out["floor"] = out["floor_model"]
-        out["decode"] = _median_us(lambda: codecs.decode_json(body), n)
-        obj = codecs.decode_json(body)
+        out["decode"] = _median_us(lambda: codecs.decode_request_json(body), n)
+        obj = codecs.decode_request_json(body)
 
         def table() -> Any:
             if "inputs" in obj:

@@ -51,7 +51,7 @@ def register(root: typer.Typer) -> None:
                 help="Handle bodies up to this size on the event loop, not the prediction "
                 "thread (0: never; -1: automatic: bodies up to 16 KiB for models whose small "
                 "predictions take under 0.3 ms, and, with one prediction thread, bodies up "
-                "to 256 KiB whose predictions cost under 0.3 ms of CPU)."
+                "to 256 KiB whose predictions cost under 1 ms of CPU)."
             ),
         ] = -1,
         access_log: Annotated[bool, typer.Option(help="Log every request as a JSON line.")] = False,

@@ -19,14 +19,14 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from skship.serve.contracts import DATATYPES, Column, Contract, datatype_of
+from skship.serve.errors import ServeError
+
 _simdjson: Any
 try:  # the [serve] extra: numeric tensors straight from JSON text into numpy
     import simdjson as _simdjson
 except ImportError:  # pragma: no cover - plain install without the extra
     _simdjson = None
-
-from skship.serve.contracts import DATATYPES, Column, Contract, datatype_of
-from skship.serve.errors import ServeError
 
 __all__ = [
     "Limits",
