@@ -480,7 +480,7 @@ def float_requests(draw: st.DrawFn) -> tuple[list[str], bytes, bool]:
     if draw(st.integers(0, 4)) == 0:
         obj["parameters"] = draw(st.sampled_from([{"a": [1, 2]}, {"content_type": "np"}, [3]]))
         plain = plain and obj["parameters"] == {"content_type": "np"}
-    mistake = draw(st.integers(0, 9))
+    mistake = draw(st.integers(0, 11))
     target = inputs[draw(st.integers(0, len(inputs) - 1))]
     cells = target["data"]
     if mistake == 0 and n:  # a value that is not a plain number, anywhere
@@ -503,6 +503,12 @@ def float_requests(draw: st.DrawFn) -> tuple[list[str], bytes, bool]:
         plain = False
     elif mistake == 4:
         body = body[:-1] + b', "inputs": []}'
+        plain = False
+    elif mistake == 5:  # duplicate keys without a "[": only the key check sees them
+        body = body[:-1] + b', "id": "last"}'
+        plain = False
+    elif mistake == 6:
+        body = body.replace(b'"datatype": ', b'"datatype": "FP16", "datatype": ', 1)
         plain = False
     return dtypes, body, plain
 

@@ -87,7 +87,8 @@ def fast_oip_json(body: bytes | memoryview) -> dict[str, Any] | None:
     does); then the general path decodes the body and gives its answer or its error.
     The nesting check is exact: the body's ``[`` bytes must number exactly the arrays
     accounted for, so no list hides inside a row, and a string holding ``[`` just sends
-    the request down the general path."""
+    the request down the general path, as does a duplicate key in the request or an
+    input (JSON's last value wins, simdjson's lookup would find the first)."""
     if _simdjson is None:
         return None
     raw = bytes(body)
@@ -98,7 +99,10 @@ def fast_oip_json(body: bytes | memoryview) -> dict[str, Any] | None:
         out: dict[str, Any] = {}
         arrays = 0  # the arrays accounted for, to compare with the body's "[" bytes
         fast = False
-        for key in doc.keys():  # noqa: SIM118 - a simdjson Object: keys in document order
+        keys = list(doc.keys())  # in document order, a duplicate key repeated
+        if len(set(keys)) != len(keys):
+            return None  # JSON's last value wins; simdjson's lookup finds the first
+        for key in keys:
             value = doc[key]
             if key != "inputs" or not isinstance(value, _simdjson.Array):
                 out[key] = plain = _plain(value)
@@ -111,7 +115,10 @@ def fast_oip_json(body: bytes | memoryview) -> dict[str, Any] | None:
                     return None
                 entry: dict[str, Any] = {}
                 data: Any = None
-                for k in inp.keys():  # noqa: SIM118
+                fields = list(inp.keys())
+                if len(set(fields)) != len(fields):
+                    return None
+                for k in fields:
                     v = inp[k]
                     if k == "data":
                         data = v
@@ -133,7 +140,7 @@ def fast_oip_json(body: bytes | memoryview) -> dict[str, Any] | None:
         if not fast:
             return None
         if int(np.count_nonzero(np.frombuffer(raw, dtype=np.uint8) == _LEFT_BRACKET)) != arrays:
-            return None  # a list inside a row, a duplicate key, a "[" in a string...
+            return None  # a list inside a row, a "[" in a string...
         return out
     except (ValueError, TypeError, RuntimeError, KeyError, IndexError, OverflowError):
         return None
