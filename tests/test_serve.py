@@ -745,6 +745,28 @@ def test_auto_inline_takes_cheap_batches_on_the_loop(models: dict[str, Any]) -> 
     server.pool.shutdown()
 
 
+def test_auto_inline_small_bodies_depend_on_cost_and_threads(models: dict[str, Any]) -> None:
+    """A small body runs on the loop under 0.3 ms of measured prediction, and under 1 ms
+    when there is one prediction thread (the hand-off then only costs); with more
+    threads a 0.5 ms model's small requests go to the threads, which can run together."""
+    from skship.serve.app import AUTO_INLINE_BYTES, build_app
+    from skship.serve.models import ModelSpec, ServeConfig, load_served
+
+    spec = ModelSpec("arr", str(models["dir"] / "arr.skops"))
+    served = load_served(spec, (), "sklearn")
+    for threads, half_ms_on_loop in ((1, True), (2, False)):
+        server = build_app([served], ServeConfig(models=(spec,), threads=threads)).state.server
+        assert not server.on_loop("arr", 100, None)  # not measured yet: a thread
+        server.costs["arr"] = 0.0002
+        assert server.on_loop("arr", 100, None)
+        assert server.on_loop("arr", AUTO_INLINE_BYTES, None)
+        server.costs["arr"] = 0.0005
+        assert server.on_loop("arr", 100, None) is half_ms_on_loop
+        server.costs["arr"] = 0.002
+        assert not server.on_loop("arr", 100, None)
+        server.pool.shutdown()
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     st.lists(

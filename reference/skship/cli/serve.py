@@ -50,7 +50,8 @@ def register(root: typer.Typer) -> None:
             typer.Option(
                 help="Handle bodies up to this size on the event loop, not the prediction "
                 "thread (0: never; -1: automatic: bodies up to 16 KiB for models whose small "
-                "predictions take under 0.3 ms, and, with one prediction thread, bodies up "
+                "predictions take under 0.3 ms (1 ms with one prediction thread), and, with "
+                "one prediction thread, bodies up "
                 "to 256 KiB whose predictions cost under 1 ms of CPU)."
             ),
         ] = -1,

@@ -235,17 +235,21 @@ class Server:
         """Whether this request runs on the event loop (no thread hand-off, which costs
         more than a cheap model's whole prediction). ``inline_max_bytes`` >= 0 decides by
         body size alone; -1 (the default) is automatic: a small body (up to 16 KiB) for a
-        model whose recent small predictions took under 0.3 ms, or (with one prediction
-        thread) a larger body up to 256 KiB for a model whose predictions of bodies that
-        size cost under 1 ms of CPU, when its batcher (if any) has nothing queued or
-        running."""
+        model whose recent small predictions took under 0.3 ms (1 ms with one prediction
+        thread), or (with one prediction thread) a larger body up to 256 KiB for a model
+        whose predictions of bodies that size cost under 1 ms of CPU, when its batcher (if
+        any) has nothing queued or running. With one prediction thread, the loop and that
+        thread only take turns anyway, and each hand-off costs CPU of its own."""
         limit = self.config.inline_max_bytes
         if limit >= 0:
             return size <= limit and (batcher is None or batcher.idle())
         if batcher is not None and not batcher.idle():
             return False
         if size <= AUTO_INLINE_BYTES:
-            return self.costs.get(name, 1.0) <= AUTO_INLINE_SECONDS
+            cost = self.costs.get(name, 1.0)
+            return cost <= AUTO_INLINE_SECONDS or (
+                self.config.threads == 1 and cost <= AUTO_INLINE_BATCH_SECONDS
+            )
         return (  # a batch: only with one prediction thread (more can run batches together)
             self.config.threads == 1
             and size <= AUTO_INLINE_BATCH_BYTES
