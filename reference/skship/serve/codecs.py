@@ -22,11 +22,18 @@ import numpy as np
 from skship.serve.contracts import DATATYPES, Column, Contract, datatype_of
 from skship.serve.errors import ServeError
 
-_simdjson: Any
-try:  # the [serve] extra: numeric tensors straight from JSON text into numpy
-    import simdjson as _simdjson
-except ImportError:  # pragma: no cover - plain install without the extra
-    _simdjson = None
+
+def _import_simdjson() -> Any:
+    """simdjson (the [serve] extra: float tensors straight from JSON text into numpy), or
+    None, when it is not installed: then msgspec decodes every body."""
+    try:
+        import simdjson
+    except ImportError:  # pragma: no cover - a plain install without the extra
+        return None
+    return simdjson
+
+
+_simdjson: Any = _import_simdjson()
 
 __all__ = [
     "Limits",
