@@ -1,4 +1,4 @@
-"""Keeps benchmarks/persistence.py from rotting: a tiny zoo, one repetition, no timing claims."""
+"""Keeps the persistence benchmarks from rotting: a tiny zoo, one repetition, no timing claims."""
 
 from __future__ import annotations
 
@@ -46,3 +46,17 @@ def test_persistence_benchmark_runs_on_a_tiny_zoo(tmp_path: Path) -> None:
     page = out_md.read_text()
     assert page.startswith("# Benchmarks")
     assert "PASS" in page or "FAIL" in page
+
+
+@pytest.mark.slow
+def test_persistence_floors_runs_on_a_tiny_zoo() -> None:
+    command = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "persistence_floors.py"),
+        *("--models", "ad", "--scale", "0.01", "--number", "3"),
+    ]
+    run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    for letter in "ad":
+        assert f"({letter})" in run.stdout
+    assert run.stdout.count("sum of the steps") == 2

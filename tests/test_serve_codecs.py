@@ -596,3 +596,16 @@ def test_fast_json_steps_aside_for_what_it_cannot_prove(row: str, code: str | No
     except ServeError as exc:
         got = exc.code
     assert (got if isinstance(got, str) else None) == code
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.binary(max_size=300) | st.text(max_size=300).map(str.encode),
+    st.sampled_from([b"", b" " * 9000, b'{"inputs": [{"data": [' + b"1.5," * 3000]),
+)
+def test_fast_json_never_raises_on_arbitrary_bytes(body: bytes, pad: bytes) -> None:
+    """Whatever a client sends, the simdjson path answers None (msgspec then decodes and
+    refuses with its code) or a request object: never an exception of its own."""
+    for candidate in (pad + body, body + pad):
+        got = codecs.fast_oip_json(candidate)
+        assert got is None or isinstance(got, dict)
