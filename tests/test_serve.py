@@ -745,6 +745,55 @@ def test_auto_inline_takes_cheap_batches_on_the_loop(models: dict[str, Any]) -> 
     server.pool.shutdown()
 
 
+def test_inline_requests_leave_the_loop_a_turn(models: dict[str, Any]) -> None:
+    """Many inline requests ready at once do not hold the event loop: after about
+    INLINE_TURN_SECONDS of inline work, the rest wait for the loop's next turn, so a
+    callback queued behind them (a health probe's, a new connection's) runs after a few
+    of them, not after all. Every request is still answered, in full, on the loop."""
+    import asyncio
+
+    from skship.serve.app import INLINE_TURN_SECONDS, _oip_answer, _oip_prepare, build_app
+    from skship.serve.models import ModelSpec, ServeConfig, load_served
+
+    spec = ModelSpec("arr", str(models["dir"] / "arr.skops"))
+    served = load_served(spec, (), "sklearn")
+    server = build_app([served], ServeConfig(models=(spec,), threads=1)).state.server
+    server.costs["arr"] = 0.0001  # measured cheap: small bodies run inline
+    X = models["X"][:1]
+    body = json.dumps(
+        {"inputs": [{"name": "x", "datatype": "FP64", "shape": [1, 5], "data": X.tolist()}]}
+    ).encode()
+    order: list[Any] = []
+    slow = INLINE_TURN_SECONDS / 2  # each request's inline work
+
+    def prepare(i: int) -> Any:
+        time.sleep(slow)
+        order.append(i)
+        return _oip_prepare(server, served, body, "application/json", {}, None)
+
+    async def scenario() -> list[Any]:
+        assert server.on_loop("arr", len(body), None)
+        calls = [
+            server.infer(
+                served,
+                lambda i=i: prepare(i),
+                lambda result, chosen, extra: _oip_answer(served, result, chosen, extra),
+                len(body),
+            )
+            for i in range(12)
+        ]
+        tasks = [asyncio.ensure_future(c) for c in calls]
+        asyncio.get_running_loop().call_soon(order.append, "probe")
+        return list(await asyncio.gather(*tasks))
+
+    answers = asyncio.run(scenario())
+    want = models["arr"].predict(X).tolist()
+    assert [json.loads(a.body)["outputs"][0]["data"] for a in answers] == [want] * 12
+    assert sorted(x for x in order if x != "probe") == list(range(12))
+    assert order.index("probe") <= 4, order  # without the turn budget: 12
+    server.pool.shutdown()
+
+
 def test_auto_inline_small_bodies_depend_on_cost_and_threads(models: dict[str, Any]) -> None:
     """A small body runs on the loop under 0.3 ms of measured prediction, and under 1 ms
     when there is one prediction thread (the hand-off then only costs); with more

@@ -68,6 +68,10 @@ AUTO_INLINE_ROWS = 8  # predictions of at most this many rows feed the cost esti
 # loop then stalls for at most about a millisecond per request
 AUTO_INLINE_BATCH_BYTES = 256 * 1024
 AUTO_INLINE_BATCH_SECONDS = 0.001
+# inline work in one turn of the event loop: past this, the next inline request waits for
+# the loop's next turn, so the loop polls its sockets (a health probe, a new connection)
+# at least this often however many inline requests are ready at once
+INLINE_TURN_SECONDS = 0.002
 
 
 def _log(event: str, **fields: Any) -> None:
@@ -124,6 +128,7 @@ class Server:
         # 1 MiB, or inline_max_bytes when larger) so the pool thread only predicts
         self.batchers: dict[str, Batcher] = {}
         self.decode_inline_bytes = max(config.inline_max_bytes, 1 << 20)
+        self.inline_spent = 0.0  # seconds of inline work in this turn of the event loop
         self.costs: dict[str, float] = {}  # seconds of a small prediction, per model
         self.byte_costs: dict[str, float] = {}  # CPU seconds of predict per body byte
         self.timed = {m.name: self._timer(m) for m in models}
@@ -213,8 +218,14 @@ class Server:
         if size > AUTO_INLINE_BYTES and self.config.inline_max_bytes < 0:
             timed = self._byte_timer(model.name, timed, size)
         if self.on_loop(model.name, size, batcher):
-            rows, chosen, extra = prepare()
-            return answer(timed(rows, chosen), chosen, extra)
+            while self.inline_spent > INLINE_TURN_SECONDS:
+                await asyncio.sleep(0)  # this turn has had its share: the next one
+            t0 = time.perf_counter()
+            try:
+                rows, chosen, extra = prepare()
+                return answer(timed(rows, chosen), chosen, extra)
+            finally:
+                self._spent_inline(time.perf_counter() - t0)
         if batcher is None:
 
             def work() -> Response:
@@ -230,6 +241,17 @@ class Server:
             rows, chosen, extra = await loop.run_in_executor(self.pool, prepare)
         result = await batcher.predict(rows, chosen)
         return answer(result, chosen, extra)
+
+    def _spent_inline(self, seconds: float) -> None:
+        """Count inline work in this turn of the loop; the turn's first inline request
+        schedules the reset, which runs first in the next turn (after the loop has polled
+        its sockets), before any request that waited for that turn."""
+        if self.inline_spent == 0.0:
+            asyncio.get_running_loop().call_soon(self._new_turn)
+        self.inline_spent += seconds or 1e-9
+
+    def _new_turn(self) -> None:
+        self.inline_spent = 0.0
 
     def on_loop(self, name: str, size: int, batcher: Batcher | None) -> bool:
         """Whether this request runs on the event loop (no thread hand-off, which costs
