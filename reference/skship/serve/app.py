@@ -217,9 +217,12 @@ class Server:
         timed = self.timed[model.name]
         if size > AUTO_INLINE_BYTES and self.config.inline_max_bytes < 0:
             timed = self._byte_timer(model.name, timed, size)
-        if self.on_loop(model.name, size, batcher):
+        inline = self.on_loop(model.name, size, batcher)
+        if inline and self.inline_spent > INLINE_TURN_SECONDS:
             while self.inline_spent > INLINE_TURN_SECONDS:
                 await asyncio.sleep(0)  # this turn has had its share: the next one
+            inline = self.on_loop(model.name, size, batcher)  # a batch may have started
+        if inline:
             t0 = time.perf_counter()
             try:
                 rows, chosen, extra = prepare()
