@@ -335,25 +335,24 @@ def test_scaler_kernel_is_the_scaler(
 # --------------------------------------------------------------------------- no plan
 
 
-class _NotLikeFrames(TransformerMixin, BaseEstimator):  # type: ignore[misc]
-    """Answers differently on a DataFrame and on an array: the verification must see it."""
+class _FittedOnFrame(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+    """A transformer fitted on a DataFrame: it records the column count and names."""
 
-    def fit(self, X: Any, y: Any = None) -> _NotLikeFrames:
+    def fit(self, X: Any, y: Any = None) -> _FittedOnFrame:
         self.n_features_in_ = X.shape[1]
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         return self
+
+
+class _NotLikeFrames(_FittedOnFrame):
+    """Answers differently on a DataFrame and on an array: the verification must see it."""
 
     def transform(self, X: Any) -> Any:
         return np.asarray(X, dtype=np.float64) * (2.0 if hasattr(X, "iloc") else 3.0)
 
 
-class _FailsOnHuge(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+class _FailsOnHuge(_FittedOnFrame):
     """Refuses arrays (not DataFrames) holding a huge value: the request falls to the model."""
-
-    def fit(self, X: Any, y: Any = None) -> _FailsOnHuge:
-        self.n_features_in_ = X.shape[1]
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        return self
 
     def transform(self, X: Any) -> Any:
         arr = np.asarray(X, dtype=np.float64)
