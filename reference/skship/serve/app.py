@@ -326,7 +326,9 @@ def _table_from_body(
 ) -> tuple[Table, list[str] | None, dict[str, Any] | None]:
     """Any supported body -> a table (+ the outputs and OIP request fields when OIP)."""
     if media in _JSON_TYPES:
-        return _json_table(codecs.decode_request_json(body), model, limits)
+        # msgspec: these bodies (SageMaker, Hugging Face) are seldom OIP, and the simdjson
+        # path would parse a non-OIP body twice before stepping aside
+        return _json_table(codecs.decode_json(body), model, limits)
     if media in _CSV_TYPES:
         return codecs.csv_table(body, model.contract, params.get("header")), None, None
     if media in _NPY_TYPES:
